@@ -1,0 +1,89 @@
+"""Helpers shared by the wire modules (not public API)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+U16 = struct.Struct("!H")
+U32 = struct.Struct("!I")
+
+
+class Malformed(Exception):  # noqa: N818 -- internal signal, turned into BGPError by callers
+    """A field did not parse; the message names the field and the value.
+
+    Raised by NLRI and value decoders, caught by the attribute/message layer that
+    knows which NOTIFICATION or RFC 7606 action applies.  ``subcode`` overrides the
+    UPDATE Message Error subcode the caller would otherwise use (RFC 4271 §6.3).
+    """
+
+    def __init__(self, message: str, subcode: int | None = None) -> None:
+        super().__init__(message)
+        self.subcode = subcode
+
+
+def u24(data: bytes, pos: int) -> int:
+    """Read a 3-byte big-endian integer at ``pos``."""
+    return data[pos] << 16 | data[pos + 1] << 8 | data[pos + 2]
+
+
+def check_range(name: str, value: int, bits: int) -> int:
+    """Validate that ``value`` is an unsigned integer of ``bits`` bits (for constructors)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} must be an integer in 0..{(1 << bits) - 1}, got {value!r}")
+    return value
+
+
+def bits(n: int) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator: the field must be an unsigned integer of ``n`` bits."""
+
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
+        check_range(attribute.name, value, n)
+
+    return check
+
+
+def optional_bits(n: int) -> Callable[[Any, Any, Any], None]:
+    """Like :func:`bits`, but ``None`` is allowed too."""
+
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
+        if value is not None:
+            check_range(attribute.name, value, n)
+
+    return check
+
+
+def to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """An attrs converter: any iterable becomes a tuple."""
+    return tuple(value)
+
+
+def to_tuple_of_tuples(value: Iterable[Iterable[Any]]) -> tuple[tuple[Any, ...], ...]:
+    """An attrs converter: an iterable of iterables becomes a tuple of tuples."""
+    return tuple(tuple(item) for item in value)
+
+
+class Interner(Generic[T]):
+    """A bounded cache that hands out one shared object per distinct wire value.
+
+    Routes in one table share few RDs and ESIs; interning them keeps decode fast and
+    memory small.  The cache is cleared when it reaches ``limit`` entries.
+    """
+
+    __slots__ = ("_factory", "_items", "_limit")
+
+    def __init__(self, factory: Callable[[bytes], T], limit: int = 65536) -> None:
+        self._factory = factory
+        self._items: dict[bytes, T] = {}
+        self._limit = limit
+
+    def __call__(self, raw: bytes) -> T:
+        item = self._items.get(raw)
+        if item is None:
+            if len(self._items) >= self._limit:
+                self._items.clear()
+            item = self._items[raw] = self._factory(raw)
+        return item

@@ -1,0 +1,460 @@
+"""EVPN NLRI (AFI 25 / SAFI 70): route types 1 to 5 and unknown types.
+
+RFC 7432 §7 defines the NLRI ``route type (1) | length (1) | route type specific``;
+RFC 9136 §3 adds type 5.  Each route is a frozen value; ``key`` is its identity in a
+RIB (what RFC 7432 §7 says is part of the NLRI for BGP processing); the 3-byte label
+fields are kept raw (24 bits) with views for VXLAN (RFC 8365 §5.1.3: the whole field is
+the VNI) and MPLS (RFC 3032: 20-bit label + bottom of stack).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+import netaddr
+
+from evpn.types import ESI, RouteDistinguisher, format_ip, ip_bytes, mac_bytes, mpls_label
+from evpn.wire._common import U32, Interner, Malformed, bits, check_range
+
+__all__ = [
+    "EthernetADRoute",
+    "EthernetSegmentRoute",
+    "EvpnRoute",
+    "IPPrefixRoute",
+    "InclusiveMulticastRoute",
+    "MacIpRoute",
+    "UnknownRoute",
+    "decode_evpn_nlri",
+    "encode_evpn_nlri",
+]
+
+_rd = Interner(RouteDistinguisher)
+_esi = Interner(ESI)
+_new = object.__new__
+_set = object.__setattr__
+
+_T1 = struct.Struct("!8s10sI")  # RD, ESI, Ethernet Tag  (+ 3-byte label)
+_T2 = struct.Struct("!8s10sIB6sB")  # RD, ESI, Ethernet Tag, MAC len, MAC, IP len
+_T3 = struct.Struct("!8sIB")  # RD, Ethernet Tag, IP len
+_T4 = struct.Struct("!8s10sB")  # RD, ESI, IP len
+_T5 = struct.Struct("!8s10sIB")  # RD, ESI, Ethernet Tag, IP prefix len
+
+
+def _to_rd(value: object) -> RouteDistinguisher:
+    return RouteDistinguisher.coerce(value)
+
+
+def _to_esi(value: object) -> ESI:
+    return ESI.coerce(value)
+
+
+def _label(value: int) -> int:
+    return check_range("label", value, 24)
+
+
+def _optional_label(value: int | None) -> int | None:
+    return None if value is None else _label(value)
+
+
+def _u32(value: int) -> int:
+    return check_range("ethernet_tag", value, 32)
+
+
+def _path_id(value: int | None) -> int | None:
+    return None if value is None else check_range("path_id", value, 32)
+
+
+def _ip(value: object) -> bytes:
+    return ip_bytes(value)
+
+
+def _optional_ip(value: object) -> bytes:
+    return ip_bytes(value, allow_none=True)
+
+
+def _label_bytes(value: int) -> bytes:
+    return value.to_bytes(3, "big")
+
+
+class _RouteBase:
+    """Views shared by every route type (mixed into the attrs classes)."""
+
+    __slots__ = ()
+    route_type: ClassVar[int]
+    path_id: int | None
+
+    def _body(self) -> bytes:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """The NLRI bytes: ``[path id] type length value`` (RFC 7432 §7, RFC 7911 §3)."""
+        body = self._body()
+        head = bytes((self.route_type, len(body)))
+        if self.path_id is None:
+            return head + body
+        return U32.pack(self.path_id) + head + body
+
+
+@attrs.frozen(kw_only=True)
+class EthernetADRoute(_RouteBase):
+    """Type 1, Ethernet Auto-Discovery route (RFC 7432 §7.1)."""
+
+    route_type: ClassVar[int] = 1
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd)
+    esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
+    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    label: int = attrs.field(default=0, converter=_label)
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: RD, ESI, Ethernet Tag (RFC 7432 §7.1; the label is not part of it)."""
+        return (1, self.rd.raw, self.esi.raw, self.ethernet_tag, self.path_id)
+
+    def _body(self) -> bytes:
+        return _T1.pack(self.rd.raw, self.esi.raw, self.ethernet_tag) + _label_bytes(self.label)
+
+
+@attrs.frozen(kw_only=True)
+class MacIpRoute(_RouteBase):
+    """Type 2, MAC/IP Advertisement route (RFC 7432 §7.2).
+
+    ``mac`` is 6 bytes; ``ip`` is 0 (no IP), 4 or 16 bytes.  ``label1`` is the L2 VNI and
+    ``label2`` (optional) the L3 VNI for symmetric IRB (RFC 9135 §5.1).
+    """
+
+    route_type: ClassVar[int] = 2
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd)
+    esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
+    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    mac: bytes = attrs.field(converter=mac_bytes)
+    ip: bytes = attrs.field(default=b"", converter=_optional_ip)
+    label1: int = attrs.field(default=0, converter=_label)
+    label2: int | None = attrs.field(default=None, converter=_optional_label)
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: RD, Ethernet Tag, MAC, IP (RFC 7432 §7.2: ESI and labels are not part of it)."""
+        return (2, self.rd.raw, self.ethernet_tag, self.mac, self.ip, self.path_id)
+
+    @property
+    def vni(self) -> int:
+        """The L2 VNI: label1 read as a VXLAN VNI (RFC 8365 §5.1.3)."""
+        return self.label1
+
+    @property
+    def mpls_label1(self) -> int:
+        """label1 read as an MPLS label (RFC 7432 §7.2)."""
+        return mpls_label(self.label1)
+
+    @property
+    def mac_address(self) -> netaddr.EUI:
+        """The MAC as a :class:`netaddr.EUI`."""
+        return netaddr.EUI(int.from_bytes(self.mac, "big"), version=48, dialect=netaddr.mac_unix_expanded)
+
+    @property
+    def ip_address(self) -> netaddr.IPAddress | None:
+        """The IP as a :class:`netaddr.IPAddress`, or ``None`` for a MAC-only route."""
+        return netaddr.IPAddress(format_ip(self.ip)) if self.ip else None
+
+    def _body(self) -> bytes:
+        body = _T2.pack(self.rd.raw, self.esi.raw, self.ethernet_tag, 48, self.mac, len(self.ip) * 8)
+        body += self.ip + _label_bytes(self.label1)
+        if self.label2 is not None:
+            body += _label_bytes(self.label2)
+        return body
+
+
+@attrs.frozen(kw_only=True)
+class InclusiveMulticastRoute(_RouteBase):
+    """Type 3, Inclusive Multicast Ethernet Tag route (RFC 7432 §7.3): VTEP discovery."""
+
+    route_type: ClassVar[int] = 3
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd)
+    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    originator_ip: bytes = attrs.field(converter=_ip)
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: every field (RFC 7432 §7.3)."""
+        return (3, self.rd.raw, self.ethernet_tag, self.originator_ip, self.path_id)
+
+    @property
+    def originator_address(self) -> netaddr.IPAddress:
+        """The originating router's IP as a :class:`netaddr.IPAddress`."""
+        return netaddr.IPAddress(format_ip(self.originator_ip))
+
+    def _body(self) -> bytes:
+        return _T3.pack(self.rd.raw, self.ethernet_tag, len(self.originator_ip) * 8) + self.originator_ip
+
+
+@attrs.frozen(kw_only=True)
+class EthernetSegmentRoute(_RouteBase):
+    """Type 4, Ethernet Segment route (RFC 7432 §7.4)."""
+
+    route_type: ClassVar[int] = 4
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd)
+    esi: ESI = attrs.field(converter=_to_esi)
+    originator_ip: bytes = attrs.field(converter=_ip)
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: RD, ESI, originating router's IP (RFC 7432 §7.4)."""
+        return (4, self.rd.raw, self.esi.raw, self.originator_ip, self.path_id)
+
+    def _body(self) -> bytes:
+        return _T4.pack(self.rd.raw, self.esi.raw, len(self.originator_ip) * 8) + self.originator_ip
+
+
+@attrs.frozen(kw_only=True)
+class IPPrefixRoute(_RouteBase):
+    """Type 5, IP Prefix route (RFC 9136 §3.1).
+
+    ``prefix`` and ``gateway`` are 4 bytes (IPv4) or 16 bytes (IPv6), of the same family.
+    The prefix is kept as received (host bits included) so that it re-encodes exactly;
+    ``key`` and :attr:`network` use it masked to ``prefix_length``.
+    """
+
+    route_type: ClassVar[int] = 5
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd)
+    esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
+    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    prefix: bytes = attrs.field(converter=_ip)
+    prefix_length: int = attrs.field()
+    gateway: bytes = attrs.field(default=None, converter=_optional_ip)
+    label: int = attrs.field(default=0, converter=_label)
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    def __attrs_post_init__(self) -> None:
+        bits = len(self.prefix) * 8
+        if not isinstance(self.prefix_length, int) or not 0 <= self.prefix_length <= bits:
+            raise ValueError(f"prefix_length must be 0..{bits} for this prefix, got {self.prefix_length!r}")
+        if not self.gateway:
+            _set(self, "gateway", bytes(len(self.prefix)))
+        elif len(self.gateway) != len(self.prefix):
+            raise ValueError("gateway and prefix must be of the same address family (RFC 9136 §3.1)")
+
+    @property
+    def network(self) -> netaddr.IPNetwork:
+        """The prefix as a :class:`netaddr.IPNetwork`, host bits cleared."""
+        return netaddr.IPNetwork(f"{format_ip(self.prefix)}/{self.prefix_length}").cidr
+
+    @property
+    def gateway_address(self) -> netaddr.IPAddress:
+        """The gateway IP as a :class:`netaddr.IPAddress` (all zeros: none)."""
+        return netaddr.IPAddress(format_ip(self.gateway))
+
+    @property
+    def vni(self) -> int:
+        """The L3 VNI: the label read as a VXLAN VNI (RFC 9136 §3.1, RFC 8365 §5.1.3)."""
+        return self.label
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: RD, Ethernet Tag, IP prefix (RFC 9136 §3.1: ESI, gateway, label are not)."""
+        bits = len(self.prefix) * 8
+        masked = int.from_bytes(self.prefix, "big") >> (bits - self.prefix_length) if self.prefix_length else 0
+        return (5, self.rd.raw, self.ethernet_tag, masked, self.prefix_length, len(self.prefix), self.path_id)
+
+    def _body(self) -> bytes:
+        head = _T5.pack(self.rd.raw, self.esi.raw, self.ethernet_tag, self.prefix_length)
+        return head + self.prefix + self.gateway + _label_bytes(self.label)
+
+
+@attrs.frozen(kw_only=True)
+class UnknownRoute(_RouteBase):
+    """A route of a type this library does not interpret, kept byte-exact (RFC 7432 §7)."""
+
+    route_type: int = attrs.field(validator=bits(8))  # type: ignore[misc]  # a field here, a ClassVar on the others
+    raw: bytes = attrs.field()
+    path_id: int | None = attrs.field(default=None, converter=_path_id)
+
+    @raw.validator
+    def _check(self, _: Any, value: bytes) -> None:
+        if not isinstance(value, bytes) or len(value) > 255:
+            raise ValueError(f"raw route body must be at most 255 bytes, got {len(value)}")
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """RIB identity: the type and the whole body."""
+        return (self.route_type, self.raw, self.path_id)
+
+    def _body(self) -> bytes:
+        return self.raw
+
+
+EvpnRoute: TypeAlias = (
+    EthernetADRoute | MacIpRoute | InclusiveMulticastRoute | EthernetSegmentRoute | IPPrefixRoute | UnknownRoute
+)
+
+
+# --- decoding (RFC 7432 §7, RFC 9136 §3.1) -----------------------------------------
+# The decoders build objects without running the constructors' converters: lengths and
+# ranges were checked against the wire format here, which is cheaper than re-checking.
+
+
+def _ip_len(bits: int, what: str) -> int:
+    if bits == 32:
+        return 4
+    if bits == 128:
+        return 16
+    raise Malformed(f"{what} length {bits} (must be 32 or 128)")
+
+
+def _type1(data: bytes, start: int, length: int, path_id: int | None) -> EthernetADRoute:
+    if length != 25:
+        raise Malformed(f"type-1 route length {length} (must be 25)")
+    rd, esi, tag = _T1.unpack_from(data, start)
+    r = _new(EthernetADRoute)
+    _set(r, "rd", _rd(rd))
+    _set(r, "esi", _esi(esi))
+    _set(r, "ethernet_tag", tag)
+    _set(r, "label", int.from_bytes(data[start + 22 : start + 25], "big"))
+    _set(r, "path_id", path_id)
+    return r
+
+
+def _type2(data: bytes, start: int, length: int, path_id: int | None) -> MacIpRoute:
+    if length < 33:
+        raise Malformed(f"type-2 route length {length} (must be 33, 37 or 49, +3 with label2)")
+    rd, esi, tag, mac_len, mac, ip_bits = _T2.unpack_from(data, start)
+    if mac_len != 48:
+        raise Malformed(f"type-2 MAC address length {mac_len} (must be 48)")
+    if ip_bits == 0:
+        ip_len = 0
+    elif ip_bits == 32:
+        ip_len = 4
+    elif ip_bits == 128:
+        ip_len = 16
+    else:
+        raise Malformed(f"type-2 IP address length {ip_bits} (must be 0, 32 or 128)")
+    pos = start + 30 + ip_len
+    rest = length - 30 - ip_len
+    if rest == 3:
+        label2 = None
+    elif rest == 6:
+        label2 = data[pos + 3] << 16 | data[pos + 4] << 8 | data[pos + 5]
+    else:
+        raise Malformed(f"type-2 route length {length} does not match IP address length {ip_bits}")
+    r = _new(MacIpRoute)
+    _set(r, "rd", _rd(rd))
+    _set(r, "esi", _esi(esi))
+    _set(r, "ethernet_tag", tag)
+    _set(r, "mac", mac)
+    _set(r, "ip", data[start + 30 : pos])
+    _set(r, "label1", data[pos] << 16 | data[pos + 1] << 8 | data[pos + 2])
+    _set(r, "label2", label2)
+    _set(r, "path_id", path_id)
+    return r
+
+
+def _type3(data: bytes, start: int, length: int, path_id: int | None) -> InclusiveMulticastRoute:
+    if length not in (17, 29):
+        raise Malformed(f"type-3 route length {length} (must be 17 or 29)")
+    rd, tag, ip_bits = _T3.unpack_from(data, start)
+    ip_len = _ip_len(ip_bits, "type-3 originating router's IP")
+    if length != 13 + ip_len:
+        raise Malformed(f"type-3 route length {length} does not match IP address length {ip_bits}")
+    r = _new(InclusiveMulticastRoute)
+    _set(r, "rd", _rd(rd))
+    _set(r, "ethernet_tag", tag)
+    _set(r, "originator_ip", data[start + 13 : start + length])
+    _set(r, "path_id", path_id)
+    return r
+
+
+def _type4(data: bytes, start: int, length: int, path_id: int | None) -> EthernetSegmentRoute:
+    if length not in (23, 35):
+        raise Malformed(f"type-4 route length {length} (must be 23 or 35)")
+    rd, esi, ip_bits = _T4.unpack_from(data, start)
+    ip_len = _ip_len(ip_bits, "type-4 originating router's IP")
+    if length != 19 + ip_len:
+        raise Malformed(f"type-4 route length {length} does not match IP address length {ip_bits}")
+    r = _new(EthernetSegmentRoute)
+    _set(r, "rd", _rd(rd))
+    _set(r, "esi", _esi(esi))
+    _set(r, "originator_ip", data[start + 19 : start + length])
+    _set(r, "path_id", path_id)
+    return r
+
+
+def _type5(data: bytes, start: int, length: int, path_id: int | None) -> IPPrefixRoute:
+    if length == 34:
+        ip_len = 4
+    elif length == 58:
+        ip_len = 16
+    else:
+        raise Malformed(f"type-5 route length {length} (must be 34 for IPv4 or 58 for IPv6)")
+    rd, esi, tag, plen = _T5.unpack_from(data, start)
+    if plen > ip_len * 8:
+        raise Malformed(f"type-5 IP prefix length {plen} exceeds {ip_len * 8} for this route length")
+    pos = start + 23
+    r = _new(IPPrefixRoute)
+    _set(r, "rd", _rd(rd))
+    _set(r, "esi", _esi(esi))
+    _set(r, "ethernet_tag", tag)
+    _set(r, "prefix", data[pos : pos + ip_len])
+    _set(r, "prefix_length", plen)
+    _set(r, "gateway", data[pos + ip_len : pos + 2 * ip_len])
+    _set(r, "label", int.from_bytes(data[pos + 2 * ip_len : pos + 2 * ip_len + 3], "big"))
+    _set(r, "path_id", path_id)
+    return r
+
+
+_DECODERS: dict[int, Callable[[bytes, int, int, int | None], EvpnRoute]] = {
+    1: _type1,
+    2: _type2,
+    3: _type3,
+    4: _type4,
+    5: _type5,
+}
+
+
+def decode_evpn_nlri(data: bytes, add_path: bool = False) -> list[EvpnRoute]:
+    """Decode a run of EVPN NLRI (RFC 7432 §7), with RFC 7911 path identifiers if ``add_path``.
+
+    Unknown route types are kept as :class:`UnknownRoute`.  A length that runs past the
+    data, or a known type whose fields disagree with its length, raises ``Malformed``
+    (the caller turns it into the RFC 7606 outcome for the attribute that held it).
+    """
+    out: list[EvpnRoute] = []
+    append = out.append
+    decoders = _DECODERS
+    end = len(data)
+    pos = 0
+    path_id = None
+    while pos < end:
+        if add_path:
+            if pos + 4 > end:
+                raise Malformed(f"EVPN NLRI path identifier truncated at offset {pos}")
+            path_id = U32.unpack_from(data, pos)[0]
+            pos += 4
+        if pos + 2 > end:
+            raise Malformed(f"EVPN NLRI truncated at offset {pos} (no route type/length)")
+        route_type = data[pos]
+        length = data[pos + 1]
+        start = pos + 2
+        pos = start + length
+        if pos > end:
+            raise Malformed(f"EVPN route type {route_type} length {length} runs past the NLRI ({end - start} bytes left)")
+        decoder = decoders.get(route_type)
+        if decoder is None:
+            route: EvpnRoute = _new(UnknownRoute)
+            _set(route, "route_type", route_type)
+            _set(route, "raw", data[start:pos])
+            _set(route, "path_id", path_id)
+            append(route)
+        else:
+            append(decoder(data, start, length, path_id))
+    return out
+
+
+def encode_evpn_nlri(routes: Iterable[EvpnRoute]) -> bytes:
+    """Encode routes back to back (RFC 7432 §7); path identifiers are written where set."""
+    return b"".join([route.encode() for route in routes])
