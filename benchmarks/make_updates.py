@@ -1,8 +1,11 @@
 """Deterministic BGP UPDATE messages carrying EVPN MAC/IP routes, for benchmarks.
 
-The messages are built with plain :mod:`struct`, independently of any BGP
-library, so that every decoder under test (``evpn`` itself, ExaBGP, os-ken)
-reads exactly the same bytes.
+:func:`type2_plan` decides what each UPDATE announces; :func:`encode_update`
+encodes a plan with plain :mod:`struct`, independently of any BGP library.
+``bench_codec.py`` encodes the same plans with ``evpn``'s own encoder and
+checks the two agree attribute by attribute, so the hand-written encoder is
+an independent check of ``evpn``'s output (the two differ only in attribute
+order: here by type code, ``evpn`` puts MP_REACH_NLRI last).
 
 Each message is what a datacenter EVPN-VXLAN speaker sends over an eBGP
 session on which both sides announced the four-octet AS capability
@@ -23,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import struct
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "BGP_MAX_MESSAGE_SIZE",
@@ -35,7 +38,10 @@ __all__ = [
     "RT_AS",
     "VNI_BASE",
     "VTEP_COUNT",
+    "UpdatePlan",
+    "encode_update",
     "leaf_as",
+    "type2_plan",
     "type2_updates",
     "vtep_address",
 ]
@@ -139,9 +145,7 @@ def _path_attributes(vtep: int, vni: int, nlri: bytes) -> bytes:
     as_path = struct.pack("!BBII", _AS_SEQUENCE, 2, PEER_AS, leaf_as(vtep))
     next_hop = ipaddress.IPv4Address(_VTEP_BASE + 1 + vtep).packed
     mp_reach = _MP_REACH_HEAD.pack(_AFI_L2VPN, _SAFI_EVPN, 4, next_hop) + nlri
-    communities = _RT_TWO_OCTET_AS.pack(0x00, 0x02, RT_AS, vni) + _ENCAPSULATION.pack(
-        0x03, 0x0C, _TUNNEL_VXLAN
-    )
+    communities = _RT_TWO_OCTET_AS.pack(0x00, 0x02, RT_AS, vni) + _ENCAPSULATION.pack(0x03, 0x0C, _TUNNEL_VXLAN)
     return b"".join(
         (
             _attribute(_WELL_KNOWN, _ATTR_ORIGIN, bytes((_ORIGIN_IGP,))),
@@ -159,30 +163,38 @@ def _update(vtep: int, vni: int, nlri: bytes) -> bytes:
     return _HEADER.pack(_MARKER, _HEADER.size + len(body), _UPDATE_TYPE) + body
 
 
-MAX_ROUTES_PER_UPDATE: Final[int] = (
-    BGP_MAX_MESSAGE_SIZE - len(_update(0, VNI_BASE, b""))
-) // EVPN_ROUTE_SIZE
+MAX_ROUTES_PER_UPDATE: Final[int] = (BGP_MAX_MESSAGE_SIZE - len(_update(0, VNI_BASE, b""))) // EVPN_ROUTE_SIZE
 """Most MAC/IPv4 routes one UPDATE of this shape holds within 4096 octets."""
 
 
-def type2_updates(
-    n_routes: int, routes_per_update: int = 90, seed: int = 1
-) -> list[bytes]:
-    """Build BGP UPDATE messages announcing ``n_routes`` EVPN MAC/IPv4 routes.
+class UpdatePlan(NamedTuple):
+    """What one benchmark UPDATE announces, independently of how it is encoded.
 
-    Each returned item is one complete message (16-octet 0xff marker, length,
-    type 2).  Messages carry ``routes_per_update`` routes each, the last one
-    the remainder; a ``routes_per_update`` above :data:`MAX_ROUTES_PER_UPDATE`
-    is lowered to it so that no message exceeds 4096 octets.
+    The UPDATE is sent by VTEP ``vtep`` (next hop and RD administrator
+    :func:`vtep_address`, last AS of the AS_PATH :func:`leaf_as`) for VNI
+    ``vni`` (Label1 and route target ``RT_AS:vni``); its routes have RD
+    ``vtep_address(vtep):rd_number``, ESI 0 and Ethernet tag 0.  ``hosts``
+    holds one (MAC, IPv4 address) pair per route, as 6 and 4 octets.
+    """
+
+    vtep: int
+    vni: int
+    rd_number: int
+    hosts: tuple[tuple[bytes, bytes], ...]
+
+
+def type2_plan(n_routes: int, routes_per_update: int = 90, seed: int = 1) -> list[UpdatePlan]:
+    """Plan the UPDATEs announcing ``n_routes`` EVPN MAC/IPv4 routes.
+
+    UPDATEs carry ``routes_per_update`` routes each, the last one the
+    remainder; a ``routes_per_update`` above :data:`MAX_ROUTES_PER_UPDATE` is
+    lowered to it so that no message exceeds 4096 octets.
 
     UPDATE ``u`` is sent by VTEP ``u % VTEP_COUNT`` for VNI
-    ``VNI_BASE + u // VTEP_COUNT``; its routes have RD ``vtep-ip:n`` with
-    ``n = 1 + u // VTEP_COUNT`` (so every UPDATE has its own RD), ESI 0,
-    Ethernet tag 0, Label1 = VNI and no Label2.  MACs (locally administered)
-    and IPv4 addresses (in 100.64.0.0/10) are distinct across all routes and
-    drawn from ``random.Random(seed)``, so the result depends only on the
-    arguments.  The session context the messages assume is given by
-    :data:`FOUR_OCTET_AS`, :data:`LOCAL_AS` and :data:`PEER_AS`.
+    ``VNI_BASE + u // VTEP_COUNT``, with RD number ``1 + u // VTEP_COUNT``
+    (so every UPDATE has its own RD).  MACs (locally administered) and IPv4
+    addresses (in 100.64.0.0/10) are distinct across all routes and drawn from
+    ``random.Random(seed)``, so the result depends only on the arguments.
 
     Raises:
         ValueError: if ``n_routes`` is negative or above 2**22, or
@@ -198,32 +210,55 @@ def type2_updates(
     mac_prefix = 0x02 << 40 | rng.getrandbits(16) << 24  # locally administered unicast
     macs = rng.sample(range(_MAC_SPACE), n_routes)
     hosts = rng.sample(range(_HOST_SPACE), n_routes)
-
-    messages: list[bytes] = []
-    for u, start in enumerate(range(0, n_routes, per_update)):
-        vtep = u % VTEP_COUNT
-        rd_number = 1 + u // VTEP_COUNT
-        vni = VNI_BASE + u // VTEP_COUNT
-        rd_admin = ipaddress.IPv4Address(_VTEP_BASE + 1 + vtep).packed
-        label = vni.to_bytes(3, "big")
-        nlri = b"".join(
-            _EVPN_MAC_IP.pack(
-                _ROUTE_TYPE_MAC_IP,
-                EVPN_ROUTE_SIZE - 2,
-                _RD_TYPE_IPV4,
-                rd_admin,
-                rd_number,
-                _ESI_ZERO,
-                0,
-                48,
-                (mac_prefix | macs[i]).to_bytes(6, "big"),
-                32,
-                (_HOST_BASE + hosts[i]).to_bytes(4, "big"),
-                label,
-            )
-            for i in range(start, min(start + per_update, n_routes))
+    return [
+        UpdatePlan(
+            vtep=u % VTEP_COUNT,
+            vni=VNI_BASE + u // VTEP_COUNT,
+            rd_number=1 + u // VTEP_COUNT,
+            hosts=tuple(
+                ((mac_prefix | macs[i]).to_bytes(6, "big"), (_HOST_BASE + hosts[i]).to_bytes(4, "big"))
+                for i in range(start, min(start + per_update, n_routes))
+            ),
         )
-        message = _update(vtep, vni, nlri)
-        assert len(message) <= BGP_MAX_MESSAGE_SIZE
-        messages.append(message)
-    return messages
+        for u, start in enumerate(range(0, n_routes, per_update))
+    ]
+
+
+def encode_update(plan: UpdatePlan) -> bytes:
+    """Encode the UPDATE ``plan`` describes, by hand (attributes in type order)."""
+    rd_admin = ipaddress.IPv4Address(_VTEP_BASE + 1 + plan.vtep).packed
+    label = plan.vni.to_bytes(3, "big")
+    nlri = b"".join(
+        _EVPN_MAC_IP.pack(
+            _ROUTE_TYPE_MAC_IP,
+            EVPN_ROUTE_SIZE - 2,
+            _RD_TYPE_IPV4,
+            rd_admin,
+            plan.rd_number,
+            _ESI_ZERO,
+            0,
+            48,
+            mac,
+            32,
+            ip,
+            label,
+        )
+        for mac, ip in plan.hosts
+    )
+    message = _update(plan.vtep, plan.vni, nlri)
+    assert len(message) <= BGP_MAX_MESSAGE_SIZE
+    return message
+
+
+def type2_updates(n_routes: int, routes_per_update: int = 90, seed: int = 1) -> list[bytes]:
+    """Build BGP UPDATE messages announcing ``n_routes`` EVPN MAC/IPv4 routes.
+
+    Each returned item is one complete message (16-octet 0xff marker, length,
+    type 2) encoding one :func:`type2_plan` entry with :func:`encode_update`.
+    The session context the messages assume is given by
+    :data:`FOUR_OCTET_AS`, :data:`LOCAL_AS` and :data:`PEER_AS`.
+
+    Raises:
+        ValueError: as :func:`type2_plan`.
+    """
+    return [encode_update(plan) for plan in type2_plan(n_routes, routes_per_update, seed)]

@@ -63,10 +63,7 @@ def _peer_open_body() -> bytes:
         capabilities += struct.pack("!BBI", 65, 4, PEER_AS)
     parameters = struct.pack("!BB", 2, len(capabilities)) + capabilities
     my_as = PEER_AS if PEER_AS <= 0xFFFF else _AS_TRANS
-    return (
-        struct.pack("!BHHIB", 4, my_as, 180, _PEER_ROUTER_ID, len(parameters))
-        + parameters
-    )
+    return struct.pack("!BHHIB", 4, my_as, 180, _PEER_ROUTER_ID, len(parameters)) + parameters
 
 
 @cache
@@ -113,17 +110,12 @@ def exabgp_negotiated() -> Negotiated:
     )
     negotiated = Negotiated(neighbor)
     negotiated.sent(sent)
-    negotiated.received(
-        Open.unpack_message(_peer_open_body(), Direction.IN, negotiated)
-    )
+    negotiated.received(Open.unpack_message(_peer_open_body(), Direction.IN, negotiated))
 
     error = negotiated.validate(neighbor)
     if error is not None:
         raise RuntimeError(f"ExaBGP refused the session: {error}")
-    if (
-        negotiated.asn4 != FOUR_OCTET_AS
-        or (AFI.l2vpn, SAFI.evpn) not in negotiated.families
-    ):
+    if negotiated.asn4 != FOUR_OCTET_AS or (AFI.l2vpn, SAFI.evpn) not in negotiated.families:
         raise RuntimeError("ExaBGP did not negotiate 4-octet AS and L2VPN/EVPN")
     return negotiated
 
@@ -155,20 +147,12 @@ def decode_exabgp(messages: list[bytes]) -> int:
             raise ValueError(f"message type {kind} is not UPDATE")
         update = Message.unpack(kind, body, Direction.IN, negotiated)
         attributes = update.attributes
-        if (
-            attributes.get(as_path_code) is None
-            or attributes.get(communities_code) is None
-        ):
+        if attributes.get(as_path_code) is None or attributes.get(communities_code) is None:
             raise ValueError("AS_PATH or EXTENDED_COMMUNITIES missing")
         for nlri in update.nlris:
             if type(nlri) is not MAC:
                 raise ValueError(f"unexpected NLRI {nlri!r}")
-            if (
-                nlri.rd is None
-                or nlri.mac is None
-                or nlri.ip is None
-                or nlri.label is None
-            ):
+            if nlri.rd is None or nlri.mac is None or nlri.ip is None or nlri.label is None:
                 raise ValueError("route with a missing field")
             if nlri.nexthop is None:
                 raise ValueError("route without next hop")
@@ -279,13 +263,8 @@ def sample_osken(message: bytes) -> dict[str, Any]:
         "label": nlri.vni,
         "label_as_mpls": nlri.mpls_labels,
         "next_hop": reach.next_hop,
-        "as_path": [
-            list(segment) for segment in attributes["BGPPathAttributeAsPath"].value
-        ],
-        "communities": [
-            _osken_community(c)
-            for c in attributes["BGPPathAttributeExtendedCommunities"].communities
-        ],
+        "as_path": [list(segment) for segment in attributes["BGPPathAttributeAsPath"].value],
+        "communities": [_osken_community(c) for c in attributes["BGPPathAttributeExtendedCommunities"].communities],
         "route": nlri.formatted_nlri_str,
     }
 
@@ -295,9 +274,5 @@ def _osken_community(community: Any) -> str:
     if community.type == 0x00 and community.subtype == 0x02:
         return f"target:{community.as_number}:{community.local_administrator}"
     if community.type == 0x03 and community.subtype == 0x0C:
-        return (
-            "encap:VXLAN"
-            if community.tunnel_type == 8
-            else f"encap:{community.tunnel_type}"
-        )
+        return "encap:VXLAN" if community.tunnel_type == 8 else f"encap:{community.tunnel_type}"
     return repr(community)

@@ -64,9 +64,7 @@ def first_route_from_wire(message: bytes) -> dict[str, Any]:
     raise ValueError("no MP_REACH_NLRI")
 
 
-def check(
-    messages: list[bytes], n_routes: int
-) -> list[tuple[str, Callable[[list[bytes]], int]]]:
+def check(messages: list[bytes], n_routes: int) -> list[tuple[str, Callable[[list[bytes]], int]]]:
     """Check each installed library's count and first route; return usable decoders."""
     wire = first_route_from_wire(messages[0])
     expected = {
@@ -92,9 +90,7 @@ def check(
         print(f"  { ({k: got[k] for k in (*_NEUTRAL_KEYS, 'communities')}) }")
         wrong = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
         if wrong:
-            raise SystemExit(
-                f"{name} decoded the first route wrongly (got, expected): {wrong}"
-            )
+            raise SystemExit(f"{name} decoded the first route wrongly (got, expected): {wrong}")
         count = decode(messages)
         if count != n_routes:
             raise SystemExit(f"{name} decoded {count} routes, expected {n_routes}")
@@ -102,9 +98,7 @@ def check(
     return usable
 
 
-def best_of(
-    decode: Callable[[list[bytes]], int], messages: list[bytes], repeats: int = REPEATS
-) -> float:
+def best_of(decode: Callable[[list[bytes]], int], messages: list[bytes], repeats: int = REPEATS) -> float:
     """Return the shortest of ``repeats`` timings of ``decode(messages)``, in s."""
     best = float("inf")
     for _ in range(repeats):

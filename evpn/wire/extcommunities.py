@@ -35,7 +35,7 @@ __all__ = [
 _RT_AS2 = struct.Struct("!BBHI")
 _RT_IP = struct.Struct("!BB4sH")
 _RT_AS4 = struct.Struct("!BBIH")
-_OPAQUE = struct.Struct("!BBHI")  # type, sub-type, reserved, value (encapsulation)
+_ENCAP = struct.Struct("!BB4sH")  # type, sub-type, reserved, tunnel type (RFC 9012 §4.1)
 _MOBILITY = struct.Struct("!BBBBI")  # type, sub-type, flags, reserved, sequence
 _ESI_LABEL = struct.Struct("!BBBH3s")
 _MAC = struct.Struct("!BB6s")
@@ -124,7 +124,7 @@ class Encapsulation:
 
     def encode(self) -> bytes:
         """The 8 wire bytes."""
-        return _OPAQUE.pack(3, 0x0C, 0, self.tunnel_type)
+        return _ENCAP.pack(3, 0x0C, bytes(4), self.tunnel_type)
 
 
 @attrs.frozen
@@ -265,9 +265,10 @@ def _rt(raw: bytes) -> ExtCommunity:
 
 
 def _encap(raw: bytes) -> ExtCommunity:
-    if raw[2:4] != b"\0\0":
+    _, _, reserved, tunnel_type = _ENCAP.unpack(raw)
+    if reserved != bytes(4):
         return UnknownExtCommunity(raw)
-    return Encapsulation(_OPAQUE.unpack(raw)[3])
+    return Encapsulation(tunnel_type)
 
 
 def _default_gw(raw: bytes) -> ExtCommunity:
