@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 U16 = struct.Struct("!H")
 U32 = struct.Struct("!I")
@@ -64,26 +62,3 @@ def to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
 def to_tuple_of_tuples(value: Iterable[Iterable[Any]]) -> tuple[tuple[Any, ...], ...]:
     """An attrs converter: an iterable of iterables becomes a tuple of tuples."""
     return tuple(tuple(item) for item in value)
-
-
-class Interner(Generic[T]):
-    """A bounded cache that hands out one shared object per distinct wire value.
-
-    Routes in one table share few RDs and ESIs; interning them keeps decode fast and
-    memory small.  The cache is cleared when it reaches ``limit`` entries.
-    """
-
-    __slots__ = ("_factory", "_items", "_limit")
-
-    def __init__(self, factory: Callable[[bytes], T], limit: int = 65536) -> None:
-        self._factory = factory
-        self._items: dict[bytes, T] = {}
-        self._limit = limit
-
-    def __call__(self, raw: bytes) -> T:
-        item = self._items.get(raw)
-        if item is None:
-            if len(self._items) >= self._limit:
-                self._items.clear()
-            item = self._items[raw] = self._factory(raw)
-        return item

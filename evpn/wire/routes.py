@@ -17,7 +17,7 @@ import attrs
 import netaddr
 
 from evpn.types import ESI, RouteDistinguisher, format_ip, ip_bytes, mac_bytes, mpls_label
-from evpn.wire._common import U32, Interner, Malformed, bits, check_range
+from evpn.wire._common import U32, Malformed, bits, check_range
 
 __all__ = [
     "EthernetADRoute",
@@ -31,13 +31,12 @@ __all__ = [
     "encode_evpn_nlri",
 ]
 
-_rd = Interner(RouteDistinguisher)
-_esi = Interner(ESI)
 _new = object.__new__
 _set = object.__setattr__
 
 _T1 = struct.Struct("!8s10sI")  # RD, ESI, Ethernet Tag  (+ 3-byte label)
 _T2 = struct.Struct("!8s10sIB6sB")  # RD, ESI, Ethernet Tag, MAC len, MAC, IP len
+_T2_IPV4 = struct.Struct("!8s10sIB6sB4sBH")  # ... IP (4), label (3)
 _T3 = struct.Struct("!8sIB")  # RD, Ethernet Tag, IP len
 _T4 = struct.Struct("!8s10sB")  # RD, ESI, IP len
 _T5 = struct.Struct("!8s10sIB")  # RD, ESI, Ethernet Tag, IP prefix len
@@ -307,51 +306,98 @@ def _ip_len(bits: int, what: str) -> int:
     raise Malformed(f"{what} length {bits} (must be 32 or 128)")
 
 
+def _setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot descriptors' setters of a frozen attrs class, for building decoded values."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_RDS: dict[bytes, RouteDistinguisher] = {}
+_ESIS: dict[bytes, ESI] = {}
+
+
+def _intern_rd(raw: bytes) -> RouteDistinguisher:
+    if len(_RDS) >= 65536:
+        _RDS.clear()
+    rd = _RDS[raw] = RouteDistinguisher(raw)
+    return rd
+
+
+def _intern_esi(raw: bytes) -> ESI:
+    if len(_ESIS) >= 65536:
+        _ESIS.clear()
+    esi = _ESIS[raw] = ESI(raw)
+    return esi
+
+
+_S1 = _setters(EthernetADRoute, "rd", "esi", "ethernet_tag", "label", "path_id")
+
+
 def _type1(data: bytes, start: int, length: int, path_id: int | None) -> EthernetADRoute:
     if length != 25:
         raise Malformed(f"type-1 route length {length} (must be 25)")
     rd, esi, tag = _T1.unpack_from(data, start)
+    s_rd, s_esi, s_tag, s_label, s_path = _S1
     r = _new(EthernetADRoute)
-    _set(r, "rd", _rd(rd))
-    _set(r, "esi", _esi(esi))
-    _set(r, "ethernet_tag", tag)
-    _set(r, "label", int.from_bytes(data[start + 22 : start + 25], "big"))
-    _set(r, "path_id", path_id)
+    s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+    s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
+    s_tag(r, tag)
+    s_label(r, int.from_bytes(data[start + 22 : start + 25], "big"))
+    s_path(r, path_id)
     return r
 
 
+_S2 = _setters(MacIpRoute, "rd", "esi", "ethernet_tag", "mac", "ip", "label1", "label2", "path_id")
+
+
 def _type2(data: bytes, start: int, length: int, path_id: int | None) -> MacIpRoute:
+    if length == 37:  # MAC + IPv4, one label: the common case, read in one unpack
+        rd, esi, tag, mac_len, mac, ip_bits, ip, label_hi, label_lo = _T2_IPV4.unpack_from(data, start)
+        if mac_len == 48 and ip_bits == 32:
+            s_rd, s_esi, s_tag, s_mac, s_ip, s_label1, s_label2, s_path = _S2
+            r = _new(MacIpRoute)
+            s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+            s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
+            s_tag(r, tag)
+            s_mac(r, mac)
+            s_ip(r, ip)
+            s_label1(r, label_hi << 16 | label_lo)
+            s_label2(r, None)
+            s_path(r, path_id)
+            return r
     if length < 33:
         raise Malformed(f"type-2 route length {length} (must be 33, 37 or 49, +3 with label2)")
     rd, esi, tag, mac_len, mac, ip_bits = _T2.unpack_from(data, start)
     if mac_len != 48:
         raise Malformed(f"type-2 MAC address length {mac_len} (must be 48)")
-    if ip_bits == 0:
-        ip_len = 0
-    elif ip_bits == 32:
-        ip_len = 4
+    if ip_bits == 32:
+        ip_end = start + 34
+    elif ip_bits == 0:
+        ip_end = start + 30
     elif ip_bits == 128:
-        ip_len = 16
+        ip_end = start + 46
     else:
         raise Malformed(f"type-2 IP address length {ip_bits} (must be 0, 32 or 128)")
-    pos = start + 30 + ip_len
-    rest = length - 30 - ip_len
+    rest = start + length - ip_end
     if rest == 3:
         label2 = None
     elif rest == 6:
-        label2 = data[pos + 3] << 16 | data[pos + 4] << 8 | data[pos + 5]
+        label2 = data[ip_end + 3] << 16 | data[ip_end + 4] << 8 | data[ip_end + 5]
     else:
         raise Malformed(f"type-2 route length {length} does not match IP address length {ip_bits}")
+    s_rd, s_esi, s_tag, s_mac, s_ip, s_label1, s_label2, s_path = _S2
     r = _new(MacIpRoute)
-    _set(r, "rd", _rd(rd))
-    _set(r, "esi", _esi(esi))
-    _set(r, "ethernet_tag", tag)
-    _set(r, "mac", mac)
-    _set(r, "ip", data[start + 30 : pos])
-    _set(r, "label1", data[pos] << 16 | data[pos + 1] << 8 | data[pos + 2])
-    _set(r, "label2", label2)
-    _set(r, "path_id", path_id)
+    s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+    s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
+    s_tag(r, tag)
+    s_mac(r, mac)
+    s_ip(r, data[start + 30 : ip_end])
+    s_label1(r, data[ip_end] << 16 | data[ip_end + 1] << 8 | data[ip_end + 2])
+    s_label2(r, label2)
+    s_path(r, path_id)
     return r
+
+
+_S3 = _setters(InclusiveMulticastRoute, "rd", "ethernet_tag", "originator_ip", "path_id")
 
 
 def _type3(data: bytes, start: int, length: int, path_id: int | None) -> InclusiveMulticastRoute:
@@ -361,12 +407,16 @@ def _type3(data: bytes, start: int, length: int, path_id: int | None) -> Inclusi
     ip_len = _ip_len(ip_bits, "type-3 originating router's IP")
     if length != 13 + ip_len:
         raise Malformed(f"type-3 route length {length} does not match IP address length {ip_bits}")
+    s_rd, s_tag, s_ip, s_path = _S3
     r = _new(InclusiveMulticastRoute)
-    _set(r, "rd", _rd(rd))
-    _set(r, "ethernet_tag", tag)
-    _set(r, "originator_ip", data[start + 13 : start + length])
-    _set(r, "path_id", path_id)
+    s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+    s_tag(r, tag)
+    s_ip(r, data[start + 13 : start + length])
+    s_path(r, path_id)
     return r
+
+
+_S4 = _setters(EthernetSegmentRoute, "rd", "esi", "originator_ip", "path_id")
 
 
 def _type4(data: bytes, start: int, length: int, path_id: int | None) -> EthernetSegmentRoute:
@@ -376,12 +426,16 @@ def _type4(data: bytes, start: int, length: int, path_id: int | None) -> Etherne
     ip_len = _ip_len(ip_bits, "type-4 originating router's IP")
     if length != 19 + ip_len:
         raise Malformed(f"type-4 route length {length} does not match IP address length {ip_bits}")
+    s_rd, s_esi, s_ip, s_path = _S4
     r = _new(EthernetSegmentRoute)
-    _set(r, "rd", _rd(rd))
-    _set(r, "esi", _esi(esi))
-    _set(r, "originator_ip", data[start + 19 : start + length])
-    _set(r, "path_id", path_id)
+    s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+    s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
+    s_ip(r, data[start + 19 : start + length])
+    s_path(r, path_id)
     return r
+
+
+_S5 = _setters(IPPrefixRoute, "rd", "esi", "ethernet_tag", "prefix", "prefix_length", "gateway", "label", "path_id")
 
 
 def _type5(data: bytes, start: int, length: int, path_id: int | None) -> IPPrefixRoute:
@@ -395,16 +449,20 @@ def _type5(data: bytes, start: int, length: int, path_id: int | None) -> IPPrefi
     if plen > ip_len * 8:
         raise Malformed(f"type-5 IP prefix length {plen} exceeds {ip_len * 8} for this route length")
     pos = start + 23
+    s_rd, s_esi, s_tag, s_prefix, s_plen, s_gw, s_label, s_path = _S5
     r = _new(IPPrefixRoute)
-    _set(r, "rd", _rd(rd))
-    _set(r, "esi", _esi(esi))
-    _set(r, "ethernet_tag", tag)
-    _set(r, "prefix", data[pos : pos + ip_len])
-    _set(r, "prefix_length", plen)
-    _set(r, "gateway", data[pos + ip_len : pos + 2 * ip_len])
-    _set(r, "label", int.from_bytes(data[pos + 2 * ip_len : pos + 2 * ip_len + 3], "big"))
-    _set(r, "path_id", path_id)
+    s_rd(r, _RDS.get(rd) or _intern_rd(rd))
+    s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
+    s_tag(r, tag)
+    s_prefix(r, data[pos : pos + ip_len])
+    s_plen(r, plen)
+    s_gw(r, data[pos + ip_len : pos + 2 * ip_len])
+    s_label(r, int.from_bytes(data[pos + 2 * ip_len : pos + 2 * ip_len + 3], "big"))
+    s_path(r, path_id)
     return r
+
+
+_SU = _setters(UnknownRoute, "route_type", "raw", "path_id")
 
 
 _DECODERS: dict[int, Callable[[bytes, int, int, int | None], EvpnRoute]] = {
@@ -446,9 +504,10 @@ def decode_evpn_nlri(data: bytes, add_path: bool = False) -> list[EvpnRoute]:
         decoder = decoders.get(route_type)
         if decoder is None:
             route: EvpnRoute = _new(UnknownRoute)
-            _set(route, "route_type", route_type)
-            _set(route, "raw", data[start:pos])
-            _set(route, "path_id", path_id)
+            s_type, s_raw, s_path = _SU
+            s_type(route, route_type)
+            s_raw(route, data[start:pos])
+            s_path(route, path_id)
             append(route)
         else:
             append(decoder(data, start, length, path_id))
