@@ -310,6 +310,11 @@ class Communities:
 
     type_code: ClassVar[int] = AttrType.COMMUNITIES
     values: tuple[int, ...] = attrs.field(converter=to_tuple)
+
+    @values.validator
+    def _check(self, _: Any, value: tuple[int, ...]) -> None:
+        for community in value:
+            check_range("community", community, 32)
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -445,6 +450,14 @@ class LargeCommunities:
 
     type_code: ClassVar[int] = AttrType.LARGE_COMMUNITY
     values: tuple[tuple[int, int, int], ...] = attrs.field(converter=to_tuple_of_tuples)
+
+    @values.validator
+    def _check(self, _: Any, value: tuple[tuple[int, ...], ...]) -> None:
+        for community in value:
+            if len(community) != 3:
+                raise ValueError(f"large community must be 3 integers, got {community!r}")
+            for part in community:
+                check_range("large community part", part, 32)
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:

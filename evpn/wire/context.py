@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 __all__ = ["Context"]
+
+
+def _families(value: Iterable[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+    return frozenset((int(afi), int(safi)) for afi, safi in value)
 
 
 @attrs.frozen
@@ -18,7 +24,7 @@ class Context:
     """
 
     four_octet_as: bool = True
-    add_path: frozenset[tuple[int, int]] = attrs.field(default=frozenset(), converter=frozenset)
+    add_path: frozenset[tuple[int, int]] = attrs.field(default=frozenset(), converter=_families)
     extended_message: bool = False
 
     @property
