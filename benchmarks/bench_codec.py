@@ -370,7 +370,7 @@ def profile_decode(messages: Sequence[bytes], n_routes: int, top: int = 18) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the workload, time every case, print (and optionally save) the results."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--routes", type=int, default=DEFAULT_ROUTES, help="routes in the workload (default %(default)s)"
     )

@@ -1,10 +1,10 @@
 """Reference decoders: ExaBGP 5.0 and os-ken 4.2 reading BGP UPDATE messages.
 
 Each ``decode_*`` function takes complete BGP messages (19-octet header
-included, as :func:`make_updates.type2_updates` builds them) and runs them
-through that library's own message parser, the one its BGP speaker uses on
-received bytes, so every path attribute and every EVPN route becomes one of
-the library's objects.  It then walks the routes, reading the fields of each,
+included, as ``bench_codec.py`` and :func:`make_updates.type2_updates` build
+them) and runs them through that library's own message parser, the one its
+BGP speaker uses on received bytes, so every path attribute and every EVPN
+route becomes one of the library's objects.  It then walks the routes, reading the fields of each,
 and returns how many EVPN MAC/IP routes it got.
 
 The libraries are imported inside the functions: this module imports without
@@ -26,7 +26,7 @@ import struct
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-# benchmarks/ is on sys.path: scripts run from it, pytest puts it there for its tests.
+# benchmarks/ is on sys.path: bench_codec.py, which imports this module, runs from it.
 from make_updates import FOUR_OCTET_AS, LOCAL_AS, PEER_AS
 
 if TYPE_CHECKING:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fuzz.targets import run_target, seed_messages
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions" / "fuzz").glob("*"))

@@ -68,8 +68,25 @@ def _flags_field(default: int) -> Any:
     return attrs.field(default=default, kw_only=True, validator=bits(8))
 
 
+def _cluster_id(value: object) -> bytes:
+    """One CLUSTER_LIST entry: an IPv4-address-like 4-byte cluster ID (RFC 4456 §8)."""
+    raw = ip_bytes(value)
+    if len(raw) != 4:
+        raise ValueError(f"cluster ID must be an IPv4 address, got {format_ip(raw)}")
+    return raw
+
+
+def _is_ipv4(_instance: Any, attribute: Any, value: bytes) -> None:
+    """An attrs validator naming the field when it does not hold an IPv4 address."""
+    if len(value) != 4:
+        raise ValueError(f"{attribute.name} must be an IPv4 address, got {format_ip(value)}")
+
+
 def _cluster_ids(value: Iterable[object]) -> tuple[bytes, ...]:
-    return tuple(ip_bytes(x) for x in value)
+    ids = tuple(_cluster_id(x) for x in value)
+    if not ids:  # "a non-zero multiple of 4" octets (RFC 7606 §7.10)
+        raise ValueError("CLUSTER_LIST must hold at least one cluster ID")
+    return ids
 
 
 @attrs.frozen
@@ -104,8 +121,8 @@ class AsPathSegment:
 
     @asns.validator
     def _check_asns(self, _: Any, value: tuple[int, ...]) -> None:
-        if len(value) > 255:
-            raise ValueError(f"AS_PATH segment holds at most 255 ASNs, got {len(value)}")
+        if not 1 <= len(value) <= 255:  # "one or more AS numbers" (RFC 4271 §4.3)
+            raise ValueError(f"AS_PATH segment holds 1 to 255 ASNs, got {len(value)}")
         for asn in value:
             check_range("ASN", asn, 32)
 
@@ -135,6 +152,8 @@ def _decode_segments(data: bytes, four_octet: bool) -> tuple[AsPathSegment, ...]
         seg_type, count = data[pos], data[pos + 1]
         if seg_type not in (1, 2, 3, 4):
             raise Malformed(f"AS_PATH segment type {seg_type} unknown", UpdateSubcode.MALFORMED_AS_PATH)
+        if count == 0:
+            raise Malformed("AS_PATH segment of length zero (RFC 7606 §7.2)", UpdateSubcode.MALFORMED_AS_PATH)
         pos += 2
         if pos + count * size > end:
             raise Malformed(f"AS_PATH segment of {count} ASNs overruns the attribute", UpdateSubcode.MALFORMED_AS_PATH)
@@ -215,6 +234,11 @@ def merge_as4_path(as_path: AsPath, as4_path: As4Path | None) -> AsPath:
             head.append(seg)
         else:
             head.append(seg)
+    if head and as4_segments and head[-1].type == as4_segments[0].type == AS_SEQUENCE:
+        joined = head[-1].asns + as4_segments[0].asns
+        if len(joined) <= 255:
+            head[-1] = AsPathSegment(AS_SEQUENCE, joined)
+            as4_segments = as4_segments[1:]
     return AsPath(tuple(head) + as4_segments, flags=as_path.flags)
 
 
@@ -280,7 +304,7 @@ class Aggregator:
 
     type_code: ClassVar[int] = AttrType.AGGREGATOR
     asn: int = attrs.field(validator=bits(32))
-    address: bytes = attrs.field(converter=ip_bytes, repr=lambda v: repr(format_ip(v)))
+    address: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -296,7 +320,7 @@ class As4Aggregator:
 
     type_code: ClassVar[int] = AttrType.AS4_AGGREGATOR
     asn: int = attrs.field(validator=bits(32))
-    address: bytes = attrs.field(converter=ip_bytes, repr=lambda v: repr(format_ip(v)))
+    address: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -313,6 +337,8 @@ class Communities:
 
     @values.validator
     def _check(self, _: Any, value: tuple[int, ...]) -> None:
+        if not value:  # "a non-zero multiple of 4" octets (RFC 7606 §7.8)
+            raise ValueError("COMMUNITIES must hold at least one community")
         for community in value:
             check_range("community", community, 32)
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
@@ -327,7 +353,7 @@ class OriginatorId:
     """ORIGINATOR_ID (RFC 4456 §8)."""
 
     type_code: ClassVar[int] = AttrType.ORIGINATOR_ID
-    router_id: bytes = attrs.field(converter=ip_bytes, repr=lambda v: repr(format_ip(v)))
+    router_id: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -407,6 +433,12 @@ class ExtendedCommunities:
 
     type_code: ClassVar[int] = AttrType.EXTENDED_COMMUNITIES
     communities: tuple[ExtCommunity, ...] = attrs.field(converter=to_tuple)
+
+    @communities.validator
+    def _check(self, _: Any, value: tuple[ExtCommunity, ...]) -> None:
+        if not value:  # "a non-zero multiple of 8" octets (RFC 7606 §7.14)
+            raise ValueError("EXTENDED_COMMUNITIES must hold at least one extended community")
+
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -453,6 +485,8 @@ class LargeCommunities:
 
     @values.validator
     def _check(self, _: Any, value: tuple[tuple[int, ...], ...]) -> None:
+        if not value:  # "a non-zero multiple of 12" octets (RFC 8092 §6)
+            raise ValueError("LARGE_COMMUNITY must hold at least one large community")
         for community in value:
             if len(community) != 3:
                 raise ValueError(f"large community must be 3 integers, got {community!r}")
@@ -533,8 +567,9 @@ def _fixed(name: str, value: bytes, size: int) -> None:
 
 
 def _multiple(name: str, value: bytes, size: int) -> None:
-    if len(value) % size:
-        raise Malformed(f"{name} length {len(value)} (must be a multiple of {size})", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
+    # RFC 7606 §7.8, §7.10, §7.14 and RFC 8092 §6: a *non-zero* multiple
+    if not value or len(value) % size:
+        raise Malformed(f"{name} length {len(value)} (must be a non-zero multiple of {size})", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
 
 
 def _origin(value: bytes, flags: int, ctx: Context) -> Attribute:
@@ -618,6 +653,9 @@ def _mp_reach(value: bytes, flags: int, ctx: Context) -> Attribute:
     next_hop = value[4 : 4 + nh_len]
     if afi == AFI.L2VPN and safi == SAFI.EVPN and nh_len not in (4, 16, 32):
         raise Malformed(f"EVPN next-hop length {nh_len} (must be 4, 16 or 32)")
+    if afi in (AFI.IPV4, AFI.IPV6) and safi in (SAFI.UNICAST, SAFI.MULTICAST) and nh_len not in ((4, 16, 32) if afi == AFI.IPV4 else (16, 32)):
+        # RFC 7606 §7.11; IPv6: 16 or 32 (RFC 2545 §3); IPv4: 4, or 16/32 with RFC 8950 §3
+        raise Malformed(f"IPv{4 if afi == AFI.IPV4 else 6} next-hop length {nh_len} inconsistent with the AFI")
     nlri = _decode_nlri(afi, safi, value[5 + nh_len :], ctx)
     attr = _new(MpReach)
     for name, item in (("afi", afi), ("safi", safi), ("next_hop", next_hop), ("nlri", nlri), ("flags", flags)):
@@ -688,6 +726,10 @@ _KNOWN: dict[int, tuple[_Decoder, int, Action, int]] = {
 }
 
 
+def _name(type_code: int) -> str:
+    return AttrType(type_code).name if type_code in _KNOWN else f"attribute {type_code}"
+
+
 def _update_error(subcode: int, field: str, data: bytes, action: Action) -> BGPError:
     return BGPError(ErrorCode.UPDATE_MESSAGE, subcode, field, data, action)
 
@@ -719,22 +761,28 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
             start = pos + 3
         stop = start + length
         if stop > end:
-            errors.append(_update_error(_LEN, f"attribute {type_code} length {length} runs past the path attributes ({end - start} bytes left; RFC 7606 §4)", data[pos:], _TAW))
+            # RFC 7606 §4: treat-as-withdraw -- unless the overrunning attribute is MP_REACH_NLRI or
+            # MP_UNREACH_NLRI, whose NLRI then cannot be located, so that the routes it names cannot
+            # be withdrawn (RFC 7606 §5.3: session reset).
+            mp = type_code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI)
+            overrun = _update_error(_LEN, f"{_name(type_code)} length {length} runs past the path attributes ({end - start} bytes left; RFC 7606 §4)", data[pos:], Action.SESSION_RESET if mp else _TAW)
+            if mp:
+                raise overrun
+            errors.append(overrun)
             break
-        raw = data[pos:stop]
+        head = pos
         value = data[start:stop]
         pos = stop
         entry = known.get(type_code)
-        name = AttrType(type_code).name if entry is not None else f"attribute {type_code}"
         if type_code in seen:
             if type_code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI):
-                raise _update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{name} appears twice (RFC 7606 §3 g)", raw, Action.SESSION_RESET)
-            errors.append(_update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{name} appears twice; repeat discarded (RFC 7606 §3 g)", raw, _DISCARD))
+                raise _update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{_name(type_code)} appears twice (RFC 7606 §3 g)", data[head:stop], Action.SESSION_RESET)
+            errors.append(_update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{_name(type_code)} appears twice; repeat discarded (RFC 7606 §3 g)", data[head:stop], _DISCARD))
             continue
         seen.add(type_code)
         if entry is None:
             if not flags & OPTIONAL:
-                raise _update_error(UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, f"unrecognized well-known attribute {type_code}", raw, Action.SESSION_RESET)
+                raise _update_error(UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, f"unrecognized well-known attribute {type_code}", data[head:stop], Action.SESSION_RESET)
             unknown = _new(UnknownAttribute)
             _set(unknown, "type_code", type_code)
             _set(unknown, "value", value)
@@ -745,11 +793,18 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
         if action is _AFI_SAFI and len(value) < 3:
             action = Action.SESSION_RESET  # the AFI/SAFI cannot even be read (RFC 7606 §7.11)
         mask = OPTIONAL | TRANSITIVE | (0 if expected == OPTIONAL_TRANSITIVE else PARTIAL)
+        error = None
         if flags & mask != expected:
-            errors.append(_update_error(UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, f"{name} flags 0x{flags:02x} (expected 0x{expected:02x}; RFC 7606 §3 c)", raw, action))
-            continue
-        try:
-            attributes.append(decoder(value, flags, ctx))
-        except Malformed as exc:
-            errors.append(_update_error(exc.subcode or subcode, f"{name}: {exc}", raw, action))
+            error = _update_error(UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, f"{_name(type_code)} flags 0x{flags:02x} (expected 0x{expected:02x}; RFC 7606 §3 c)", data[head:stop], action)
+        else:
+            try:
+                attributes.append(decoder(value, flags, ctx))
+            except Malformed as exc:
+                name, reason = _name(type_code), str(exc)
+                field = reason if reason.startswith(name) else f"{name}: {reason}"
+                error = _update_error(exc.subcode or subcode, field, data[head:stop], action)
+        if error is not None:
+            if action is Action.SESSION_RESET:  # raised, never reported on the UPDATE (see the docstring)
+                raise error
+            errors.append(error)
     return attributes, errors

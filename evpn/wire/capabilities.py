@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from evpn.wire._common import U16, U32, Malformed, bits, to_tuple, to_tuple_of_tuples
+from evpn.wire._common import U16, U32, Malformed, bits, check_range, to_tuple, to_tuple_of_tuples
 from evpn.wire.codes import CapabilityCode
 
 __all__ = [
@@ -120,6 +120,14 @@ class AddPath:
 
     code: ClassVar[int] = CapabilityCode.ADD_PATH
     families: tuple[tuple[int, int, int], ...] = attrs.field(converter=to_tuple_of_tuples)
+
+    @families.validator
+    def _check(self, _: Any, value: tuple[tuple[int, ...], ...]) -> None:
+        for family in value:
+            if len(family) != 3 or family[2] not in (1, 2, 3):  # RFC 7911 §4 Send/Receive
+                raise ValueError(f"ADD-PATH family must be (AFI, SAFI, 1|2|3), got {family!r}")
+            check_range("ADD-PATH AFI", family[0], 16)
+            check_range("ADD-PATH SAFI", family[1], 8)
 
     def value_bytes(self) -> bytes:
         """The capability value on the wire."""
