@@ -166,9 +166,7 @@ class RouteDistinguisher:
                 return cls(_RD2.pack(2, asn, assigned))
             raise ValueError
         except (ValueError, struct.error):
-            raise ValueError(
-                f"route distinguisher {text!r}: expected ASN:NN or A.B.C.D:NN with NN in range"
-            ) from None
+            raise ValueError(f"route distinguisher {text!r}: expected ASN:NN or A.B.C.D:NN with NN in range") from None
 
     @classmethod
     def coerce(cls, value: object) -> RouteDistinguisher:

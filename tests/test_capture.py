@@ -63,22 +63,14 @@ def ip_packet(
                 data=tcp,
             )
         )
-    return bytes(
-        dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=6, data=tcp)
-    )
+    return bytes(dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=6, data=tcp))
 
 
 def ether(packet: bytes, *, vlan: bool = False) -> bytes:
     """Wrap an IP packet in Ethernet II, optionally with an 802.1Q tag."""
     ethertype = b"\x86\xdd" if packet[0] >> 4 == 6 else b"\x08\x00"
     tag = b"\x81\x00\x00\x64" if vlan else b""
-    return (
-        b"\x02\x00\x00\x00\x00\x02"
-        + b"\x02\x00\x00\x00\x00\x01"
-        + tag
-        + ethertype
-        + packet
-    )
+    return b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + tag + ethertype + packet
 
 
 def write_pcap(path: Path, frames: list[bytes], linktype: int = 1) -> Path:
@@ -200,9 +192,7 @@ def test_hole_keeps_prefix_only(tmp_path: Path) -> None:
 def test_ipv6_and_direction_order(tmp_path: Path) -> None:
     client, server = "2001:db8::1", "2001:db8::2"
     frames = [
-        ether(
-            ip_packet(5000, b"open-c", src=server, dst=client, sport=179, dport=40000)
-        ),
+        ether(ip_packet(5000, b"open-c", src=server, dst=client, sport=179, dport=40000)),
         ether(ip_packet(ISN, b"open-s", src=client, dst=server, sport=40000)),
         ether(ip_packet(5006, b"+ka", src=server, dst=client, sport=179, dport=40000)),
     ]
@@ -266,9 +256,7 @@ def test_new_connection_on_same_ports(tmp_path: Path) -> None:
     ],
     ids=["vlan", "sll", "sll2", "raw", "null"],
 )
-def test_link_types(
-    tmp_path: Path, linktype: int, wrap: Callable[[bytes], bytes]
-) -> None:
+def test_link_types(tmp_path: Path, linktype: int, wrap: Callable[[bytes], bytes]) -> None:
     frames = [wrap(ip_packet(ISN, b"payload"))]
     path = write_pcap(tmp_path / "link.pcap", frames, linktype=linktype)
     assert one_stream(path).data == b"payload"

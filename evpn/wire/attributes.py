@@ -341,6 +341,7 @@ class Communities:
             raise ValueError("COMMUNITIES must hold at least one community")
         for community in value:
             check_range("community", community, 32)
+
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -409,7 +410,12 @@ class MpReach:
 
     def value_bytes(self, ctx: Context) -> bytes:
         """The attribute value on the wire."""
-        return struct.pack("!HBB", self.afi, self.safi, len(self.next_hop)) + self.next_hop + b"\0" + _encode_nlri(self.nlri)
+        return (
+            struct.pack("!HBB", self.afi, self.safi, len(self.next_hop))
+            + self.next_hop
+            + b"\0"
+            + _encode_nlri(self.nlri)
+        )
 
 
 @attrs.frozen
@@ -492,6 +498,7 @@ class LargeCommunities:
                 raise ValueError(f"large community must be 3 integers, got {community!r}")
             for part in community:
                 check_range("large community part", part, 32)
+
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -569,7 +576,9 @@ def _fixed(name: str, value: bytes, size: int) -> None:
 def _multiple(name: str, value: bytes, size: int) -> None:
     # RFC 7606 §7.8, §7.10, §7.14 and RFC 8092 §6: a *non-zero* multiple
     if not value or len(value) % size:
-        raise Malformed(f"{name} length {len(value)} (must be a non-zero multiple of {size})", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
+        raise Malformed(
+            f"{name} length {len(value)} (must be a non-zero multiple of {size})", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR
+        )
 
 
 def _origin(value: bytes, flags: int, ctx: Context) -> Attribute:
@@ -653,7 +662,11 @@ def _mp_reach(value: bytes, flags: int, ctx: Context) -> Attribute:
     next_hop = value[4 : 4 + nh_len]
     if afi == AFI.L2VPN and safi == SAFI.EVPN and nh_len not in (4, 16, 32):
         raise Malformed(f"EVPN next-hop length {nh_len} (must be 4, 16 or 32)")
-    if afi in (AFI.IPV4, AFI.IPV6) and safi in (SAFI.UNICAST, SAFI.MULTICAST) and nh_len not in ((4, 16, 32) if afi == AFI.IPV4 else (16, 32)):
+    if (
+        afi in (AFI.IPV4, AFI.IPV6)
+        and safi in (SAFI.UNICAST, SAFI.MULTICAST)
+        and nh_len not in ((4, 16, 32) if afi == AFI.IPV4 else (16, 32))
+    ):
         # RFC 7606 §7.11; IPv6: 16 or 32 (RFC 2545 §3); IPv4: 4, or 16/32 with RFC 8950 §3
         raise Malformed(f"IPv{4 if afi == AFI.IPV4 else 6} next-hop length {nh_len} inconsistent with the AFI")
     nlri = _decode_nlri(afi, safi, value[5 + nh_len :], ctx)
@@ -750,7 +763,14 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
     known = _KNOWN
     while pos < end:
         if end - pos < 3 or (data[pos] & EXTENDED and end - pos < 4):
-            errors.append(_update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{end - pos} trailing bytes too short for an attribute header (RFC 7606 §4)", data[pos:], _TAW))
+            errors.append(
+                _update_error(
+                    UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+                    f"{end - pos} trailing bytes too short for an attribute header (RFC 7606 §4)",
+                    data[pos:],
+                    _TAW,
+                )
+            )
             break
         flags, type_code = data[pos], data[pos + 1]
         if flags & EXTENDED:
@@ -765,7 +785,12 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
             # MP_UNREACH_NLRI, whose NLRI then cannot be located, so that the routes it names cannot
             # be withdrawn (RFC 7606 §5.3: session reset).
             mp = type_code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI)
-            overrun = _update_error(_LEN, f"{_name(type_code)} length {length} runs past the path attributes ({end - start} bytes left; RFC 7606 §4)", data[pos:], Action.SESSION_RESET if mp else _TAW)
+            overrun = _update_error(
+                _LEN,
+                f"{_name(type_code)} length {length} runs past the path attributes ({end - start} bytes left; RFC 7606 §4)",
+                data[pos:],
+                Action.SESSION_RESET if mp else _TAW,
+            )
             if mp:
                 raise overrun
             errors.append(overrun)
@@ -776,13 +801,30 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
         entry = known.get(type_code)
         if type_code in seen:
             if type_code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI):
-                raise _update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{_name(type_code)} appears twice (RFC 7606 §3 g)", data[head:stop], Action.SESSION_RESET)
-            errors.append(_update_error(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{_name(type_code)} appears twice; repeat discarded (RFC 7606 §3 g)", data[head:stop], _DISCARD))
+                raise _update_error(
+                    UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+                    f"{_name(type_code)} appears twice (RFC 7606 §3 g)",
+                    data[head:stop],
+                    Action.SESSION_RESET,
+                )
+            errors.append(
+                _update_error(
+                    UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+                    f"{_name(type_code)} appears twice; repeat discarded (RFC 7606 §3 g)",
+                    data[head:stop],
+                    _DISCARD,
+                )
+            )
             continue
         seen.add(type_code)
         if entry is None:
             if not flags & OPTIONAL:
-                raise _update_error(UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, f"unrecognized well-known attribute {type_code}", data[head:stop], Action.SESSION_RESET)
+                raise _update_error(
+                    UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    f"unrecognized well-known attribute {type_code}",
+                    data[head:stop],
+                    Action.SESSION_RESET,
+                )
             unknown = _new(UnknownAttribute)
             _set(unknown, "type_code", type_code)
             _set(unknown, "value", value)
@@ -795,7 +837,12 @@ def decode_attributes(data: bytes, ctx: Context) -> tuple[list[Attribute], list[
         mask = OPTIONAL | TRANSITIVE | (0 if expected == OPTIONAL_TRANSITIVE else PARTIAL)
         error = None
         if flags & mask != expected:
-            error = _update_error(UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, f"{_name(type_code)} flags 0x{flags:02x} (expected 0x{expected:02x}; RFC 7606 §3 c)", data[head:stop], action)
+            error = _update_error(
+                UpdateSubcode.ATTRIBUTE_FLAGS_ERROR,
+                f"{_name(type_code)} flags 0x{flags:02x} (expected 0x{expected:02x}; RFC 7606 §3 c)",
+                data[head:stop],
+                action,
+            )
         else:
             try:
                 attributes.append(decoder(value, flags, ctx))

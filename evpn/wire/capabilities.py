@@ -223,7 +223,9 @@ def _mp(value: bytes) -> Capability:
     return Multiprotocol(*_AFI_SAFI.unpack(value))
 
 
-def _empty(cls: type[RouteRefreshCapability | EnhancedRouteRefresh | ExtendedMessage], name: str) -> Callable[[bytes], Capability]:
+def _empty(
+    cls: type[RouteRefreshCapability | EnhancedRouteRefresh | ExtendedMessage], name: str
+) -> Callable[[bytes], Capability]:
     def decode(value: bytes) -> Capability:
         _fixed(value, 0, name)
         return cls()

@@ -319,5 +319,3 @@ def decode_ext_community(raw: bytes) -> ExtCommunity:
     if decoder is None:
         return UnknownExtCommunity(raw)
     return decoder(raw)
-
-

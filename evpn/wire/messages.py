@@ -233,7 +233,11 @@ class RouteRefresh:
 
     def encode(self, ctx: Context | None = None) -> bytes:
         """The whole message, header included."""
-        return _frame(MessageType.ROUTE_REFRESH, _ROUTE_REFRESH.pack(self.afi, self.subtype, self.safi) + self.orf, ctx or Context())
+        return _frame(
+            MessageType.ROUTE_REFRESH,
+            _ROUTE_REFRESH.pack(self.afi, self.subtype, self.safi) + self.orf,
+            ctx or Context(),
+        )
 
 
 @attrs.frozen
@@ -296,7 +300,11 @@ class Update:
         if not isinstance(as4, As4Path) or not any(AS_TRANS in s.asns for s in as_path.segments):
             return as_path
         aggregator = self.attribute(AttrType.AGGREGATOR)
-        if isinstance(aggregator, Aggregator) and aggregator.asn != AS_TRANS and self.attribute(AttrType.AS4_AGGREGATOR):
+        if (
+            isinstance(aggregator, Aggregator)
+            and aggregator.asn != AS_TRANS
+            and self.attribute(AttrType.AS4_AGGREGATOR)
+        ):
             return as_path
         return merge_as4_path(as_path, as4)
 
@@ -338,7 +346,9 @@ def check_header(header: bytes, max_size: int) -> tuple[int, int]:
         raise _header_error(MessageHeaderSubcode.CONNECTION_NOT_SYNCHRONIZED, "marker is not all ones")
     minimum = _MIN_LENGTH.get(msg_type)
     if minimum is None:
-        raise _header_error(MessageHeaderSubcode.BAD_MESSAGE_TYPE, f"message type {msg_type} unknown", bytes((msg_type,)))
+        raise _header_error(
+            MessageHeaderSubcode.BAD_MESSAGE_TYPE, f"message type {msg_type} unknown", bytes((msg_type,))
+        )
     limit = 4096 if msg_type in (MessageType.OPEN, MessageType.KEEPALIVE) else max_size
     if length < minimum or length > limit or (msg_type == MessageType.KEEPALIVE and length != 19):
         raise _header_error(
@@ -401,11 +411,19 @@ def _decode_update(body: bytes, ctx: Context) -> Update:
     end = len(body)
     withdrawn_len = U16.unpack_from(body)[0]
     if 4 + withdrawn_len > end:
-        raise BGPError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"withdrawn routes length {withdrawn_len} exceeds the message")
+        raise BGPError(
+            ErrorCode.UPDATE_MESSAGE,
+            UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+            f"withdrawn routes length {withdrawn_len} exceeds the message",
+        )
     attr_len = U16.unpack_from(body, 2 + withdrawn_len)[0]
     attr_start = 4 + withdrawn_len
     if attr_start + attr_len > end:
-        raise BGPError(ErrorCode.UPDATE_MESSAGE, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"total path attribute length {attr_len} exceeds the message")
+        raise BGPError(
+            ErrorCode.UPDATE_MESSAGE,
+            UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+            f"total path attribute length {attr_len} exceeds the message",
+        )
     ipv4 = (AFI.IPV4, SAFI.UNICAST) in ctx.add_path
     try:
         withdrawn = decode_prefixes(body[2 : 2 + withdrawn_len], AFI.IPV4, ipv4) if withdrawn_len else []
@@ -473,10 +491,16 @@ def decode_message(data: bytes, ctx: Context | None = None) -> Message:
     """
     ctx = ctx or Context()
     if len(data) < HEADER_SIZE:
-        raise _header_error(MessageHeaderSubcode.BAD_MESSAGE_LENGTH, f"message of {len(data)} bytes is shorter than a header")
+        raise _header_error(
+            MessageHeaderSubcode.BAD_MESSAGE_LENGTH, f"message of {len(data)} bytes is shorter than a header"
+        )
     length, msg_type = check_header(data[:HEADER_SIZE], ctx.max_message_size)
     if length != len(data):
-        raise _header_error(MessageHeaderSubcode.BAD_MESSAGE_LENGTH, f"header says {length} bytes but {len(data)} were given", U16.pack(length))
+        raise _header_error(
+            MessageHeaderSubcode.BAD_MESSAGE_LENGTH,
+            f"header says {length} bytes but {len(data)} were given",
+            U16.pack(length),
+        )
     return _DECODERS[msg_type](data[HEADER_SIZE:], ctx)
 
 
@@ -557,7 +581,9 @@ def pack_updates(
     return _pack(head, fixed, [r.encode() for r in routes], classic, ctx)
 
 
-def pack_withdrawals(routes: Sequence[Nlri], *, afi: int = AFI.L2VPN, safi: int = SAFI.EVPN, ctx: Context | None = None) -> list[bytes]:
+def pack_withdrawals(
+    routes: Sequence[Nlri], *, afi: int = AFI.L2VPN, safi: int = SAFI.EVPN, ctx: Context | None = None
+) -> list[bytes]:
     """Encode withdrawals of ``routes`` into as few UPDATEs as fit (RFC 4760 §4; IPv4
     unicast in the Withdrawn Routes field, RFC 4271 §4.3)."""
     ctx = ctx or Context()

@@ -500,7 +500,9 @@ def decode_evpn_nlri(data: bytes, add_path: bool = False) -> list[EvpnRoute]:
         start = pos + 2
         pos = start + length
         if pos > end:
-            raise Malformed(f"EVPN route type {route_type} length {length} runs past the NLRI ({end - start} bytes left)")
+            raise Malformed(
+                f"EVPN route type {route_type} length {length} runs past the NLRI ({end - start} bytes left)"
+            )
         decoder = decoders.get(route_type)
         if decoder is None:
             route: EvpnRoute = _new(UnknownRoute)

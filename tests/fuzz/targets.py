@@ -91,7 +91,12 @@ def seed_messages() -> list[bytes]:
     messages = pack_updates(attributes, routes, next_hop=bytes([198, 18, 0, 2]))
     messages += pack_withdrawals(routes)
     messages.append(end_of_rib().encode())
-    caps = [Multiprotocol(25, 70), FourOctetAS(4200000000), Fqdn("vtep1", "lab"), GracefulRestart(120, families=[(25, 70, 0x80)])]
+    caps = [
+        Multiprotocol(25, 70),
+        FourOctetAS(4200000000),
+        Fqdn("vtep1", "lab"),
+        GracefulRestart(120, families=[(25, 70, 0x80)]),
+    ]
     messages.append(Open.build(4200000000, 90, "198.18.0.2", caps).encode())
     messages.append(Notification.cease(2, "maintenance").encode())
     messages.append(RouteRefresh(25, 70).encode())
