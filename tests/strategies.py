@@ -699,8 +699,12 @@ def notifications(max_size: int = 4096) -> st.SearchStrategy[Notification]:
 
 
 def route_refreshes(max_size: int = 4096) -> st.SearchStrategy[RouteRefresh]:
-    """ROUTE-REFRESH with any AFI/SAFI, subtype (RFC 7313 §3.2) and opaque ORF entries."""
-    return st.builds(RouteRefresh, u16, u8, u8, st.binary(max_size=min(max_size - 23, 600)))
+    """ROUTE-REFRESH with any AFI/SAFI and subtype (RFC 7313 §3.2); opaque ORF entries only
+    where they may appear, i.e. not on a BoRR/EoRR (RFC 7313 §5)."""
+    orf = st.binary(max_size=min(max_size - 23, 600))
+    return st.builds(RouteRefresh, u16, u8, u8.filter(lambda s: s not in (1, 2)), orf) | st.builds(
+        RouteRefresh, u16, u8, st.sampled_from([1, 2])
+    )
 
 
 def keepalives() -> st.SearchStrategy[Keepalive]:
@@ -755,5 +759,5 @@ def withdrawal_cases(draw: st.DrawFn, classic: bool) -> tuple[Context, list[Any]
     family = IPV4_UNICAST if classic else EVPN
     add_path = family in ctx.add_path
     each = prefixes(AFI.IPV4, add_path) if classic else evpn_routes(add_path)
-    routes = draw(st.one_of(st.lists(each, max_size=30), bulk_routes(family, add_path, 1500 if classic else 150)))
+    routes = draw(st.one_of(st.lists(each, max_size=30), bulk_routes(family, add_path, 3000 if classic else 150)))
     return ctx, routes

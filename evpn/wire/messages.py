@@ -49,6 +49,7 @@ from evpn.wire.codes import (
     MessageHeaderSubcode,
     MessageType,
     OpenSubcode,
+    RouteRefreshSubcode,
     UpdateSubcode,
     subcode_name,
 )
@@ -230,6 +231,11 @@ class RouteRefresh:
     safi: int = attrs.field(validator=bits(8))
     subtype: int = attrs.field(default=0, validator=bits(8))
     orf: bytes = attrs.field(default=b"", repr=lambda v: repr(v.hex()))
+
+    @orf.validator
+    def _check(self, _: Any, value: bytes) -> None:
+        if value and self.subtype in (1, 2):
+            raise ValueError(f"orf: a BoRR/EoRR (subtype {self.subtype}) carries no ORF entries (RFC 7313 §5)")
 
     def encode(self, ctx: Context | None = None) -> bytes:
         """The whole message, header included."""
@@ -471,6 +477,13 @@ def _decode_keepalive(body: bytes, ctx: Context) -> Keepalive:
 
 def _decode_route_refresh(body: bytes, ctx: Context) -> RouteRefresh:
     afi, subtype, safi = _ROUTE_REFRESH.unpack_from(body)
+    if subtype in (1, 2) and len(body) != 4:  # RFC 7313 §5: the data is the whole message
+        raise BGPError(
+            ErrorCode.ROUTE_REFRESH_MESSAGE,
+            RouteRefreshSubcode.INVALID_MESSAGE_LENGTH,
+            f"ROUTE-REFRESH subtype {subtype} ({'BoRR' if subtype == 1 else 'EoRR'}) length {HEADER_SIZE + len(body)} (must be 23)",
+            _HEADER.pack(MARKER, HEADER_SIZE + len(body), MessageType.ROUTE_REFRESH) + body,
+        )
     return RouteRefresh(afi, safi, subtype, body[4:])
 
 
