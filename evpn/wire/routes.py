@@ -350,48 +350,33 @@ _S2 = _setters(MacIpRoute, "rd", "esi", "ethernet_tag", "mac", "ip", "label1", "
 
 
 def _type2(data: bytes, start: int, length: int, path_id: int | None) -> MacIpRoute:
-    if length == 37:  # MAC + IPv4, one label: the common case, read in one unpack
+    if length == 37:  # MAC + IPv4 with one label, the common case: one unpack reads it all
         rd, esi, tag, mac_len, mac, ip_bits, ip, label_hi, label_lo = _T2_IPV4.unpack_from(data, start)
-        if mac_len == 48 and ip_bits == 32:
-            s_rd, s_esi, s_tag, s_mac, s_ip, s_label1, s_label2, s_path = _S2
-            r = _new(MacIpRoute)
-            s_rd(r, _RDS.get(rd) or _intern_rd(rd))
-            s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
-            s_tag(r, tag)
-            s_mac(r, mac)
-            s_ip(r, ip)
-            s_label1(r, label_hi << 16 | label_lo)
-            s_label2(r, None)
-            s_path(r, path_id)
-            return r
-    if length < 33:
-        raise Malformed(f"type-2 route length {length} (must be 33, 37 or 49, +3 with label2)")
-    rd, esi, tag, mac_len, mac, ip_bits = _T2.unpack_from(data, start)
+        label1 = label_hi << 16 | label_lo
+        label2 = None
+    else:
+        if length < 33:
+            raise Malformed(f"type-2 route length {length} (must be 33, 37 or 49, +3 with label2)")
+        rd, esi, tag, mac_len, mac, ip_bits = _T2.unpack_from(data, start)
+        ip_end = start + 30 + (ip_bits >> 3)
+        ip = data[start + 30 : ip_end]
+        rest = start + length - ip_end
+        if rest not in (3, 6):
+            raise Malformed(f"type-2 route length {length} does not match IP address length {ip_bits}")
+        label1 = data[ip_end] << 16 | data[ip_end + 1] << 8 | data[ip_end + 2]
+        label2 = data[ip_end + 3] << 16 | data[ip_end + 4] << 8 | data[ip_end + 5] if rest == 6 else None
     if mac_len != 48:
         raise Malformed(f"type-2 MAC address length {mac_len} (must be 48)")
-    if ip_bits == 32:
-        ip_end = start + 34
-    elif ip_bits == 0:
-        ip_end = start + 30
-    elif ip_bits == 128:
-        ip_end = start + 46
-    else:
-        raise Malformed(f"type-2 IP address length {ip_bits} (must be 0, 32 or 128)")
-    rest = start + length - ip_end
-    if rest == 3:
-        label2 = None
-    elif rest == 6:
-        label2 = data[ip_end + 3] << 16 | data[ip_end + 4] << 8 | data[ip_end + 5]
-    else:
-        raise Malformed(f"type-2 route length {length} does not match IP address length {ip_bits}")
+    if ip_bits not in (0, 32, 128) or length - 33 - (ip_bits >> 3) not in (0, 3):
+        raise Malformed(f"type-2 IP address length {ip_bits} (must be 0, 32 or 128, matching route length {length})")
     s_rd, s_esi, s_tag, s_mac, s_ip, s_label1, s_label2, s_path = _S2
     r = _new(MacIpRoute)
     s_rd(r, _RDS.get(rd) or _intern_rd(rd))
     s_esi(r, _ESIS.get(esi) or _intern_esi(esi))
     s_tag(r, tag)
     s_mac(r, mac)
-    s_ip(r, data[start + 30 : ip_end])
-    s_label1(r, data[ip_end] << 16 | data[ip_end + 1] << 8 | data[ip_end + 2])
+    s_ip(r, ip)
+    s_label1(r, label1)
     s_label2(r, label2)
     s_path(r, path_id)
     return r
