@@ -17,10 +17,17 @@ from collections.abc import Iterable, Sequence
 from bitstring import BitArray, pack
 
 __all__ = [
+    "aggregator",
     "as_path",
     "attribute",
     "bgp_message",
+    "cap_add_path",
+    "cap_four_octet_as",
+    "cap_fqdn",
+    "cap_graceful_restart",
+    "cap_multiprotocol",
     "capability",
+    "communities",
     "esi_type0",
     "esi_type1",
     "esi_type2",
@@ -41,17 +48,22 @@ __all__ = [
     "ext_mac_mobility",
     "ext_route_target",
     "ext_router_mac",
+    "ip",
     "ip_prefix",
+    "ipv4",
     "keepalive",
+    "large_communities",
     "mp_reach",
     "mp_unreach",
     "notification",
     "open_message",
+    "origin",
     "pmsi_tunnel",
     "rd_type0",
     "rd_type1",
     "rd_type2",
     "route_refresh",
+    "u32_value",
     "update",
     "update_packs",
 ]
@@ -183,7 +195,9 @@ def evpn_mac_ip(
     return evpn_nlri(2, body.bytes, path_id)
 
 
-def evpn_inclusive_multicast(rd: bytes, ethernet_tag: int, originator: str | bytes, path_id: int | None = None) -> bytes:
+def evpn_inclusive_multicast(
+    rd: bytes, ethernet_tag: int, originator: str | bytes, path_id: int | None = None
+) -> bytes:
     """RFC 7432 §7.3: RD (8) | Ethernet Tag ID (4) | IP Address Length (1) |
     Originating Router's IP Address (4 or 16)."""
     addr = ip(originator)

@@ -93,7 +93,18 @@ IP_FAMILIES = [(afi, safi) for afi in (AFI.IPV4, AFI.IPV6) for safi in (SAFI.UNI
 KNOWN_ATTRIBUTE_CODES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 22, 32})
 KNOWN_CAPABILITY_CODES = frozenset({1, 2, 6, 64, 65, 69, 70, 73})
 KNOWN_EXT_COMMUNITY_KEYS = frozenset(
-    {(0x00, 0x02), (0x01, 0x02), (0x02, 0x02), (0x03, 0x0C), (0x03, 0x0D), (0x06, 0x00), (0x06, 0x01), (0x06, 0x02), (0x06, 0x03), (0x06, 0x08)}
+    {
+        (0x00, 0x02),
+        (0x01, 0x02),
+        (0x02, 0x02),
+        (0x03, 0x0C),
+        (0x03, 0x0D),
+        (0x06, 0x00),
+        (0x06, 0x01),
+        (0x06, 0x02),
+        (0x06, 0x03),
+        (0x06, 0x08),
+    }
 )
 KNOWN_ROUTE_TYPES = frozenset({1, 2, 3, 4, 5})
 
@@ -230,7 +241,9 @@ def _pid(add_path: bool) -> st.SearchStrategy[int | None]:
 
 def ethernet_ad_routes(add_path: bool = False) -> st.SearchStrategy[EthernetADRoute]:
     """Type 1 (RFC 7432 §7.1)."""
-    return st.builds(EthernetADRoute, rd=_rd_inputs(), esi=_esi_inputs(), ethernet_tag=u32, label=u24, path_id=_pid(add_path))
+    return st.builds(
+        EthernetADRoute, rd=_rd_inputs(), esi=_esi_inputs(), ethernet_tag=u32, label=u24, path_id=_pid(add_path)
+    )
 
 
 def mac_ip_routes(add_path: bool = False) -> st.SearchStrategy[MacIpRoute]:
@@ -250,12 +263,16 @@ def mac_ip_routes(add_path: bool = False) -> st.SearchStrategy[MacIpRoute]:
 
 def inclusive_multicast_routes(add_path: bool = False) -> st.SearchStrategy[InclusiveMulticastRoute]:
     """Type 3 (RFC 7432 §7.3)."""
-    return st.builds(InclusiveMulticastRoute, rd=_rd_inputs(), ethernet_tag=u32, originator_ip=ips, path_id=_pid(add_path))
+    return st.builds(
+        InclusiveMulticastRoute, rd=_rd_inputs(), ethernet_tag=u32, originator_ip=ips, path_id=_pid(add_path)
+    )
 
 
 def ethernet_segment_routes(add_path: bool = False) -> st.SearchStrategy[EthernetSegmentRoute]:
     """Type 4 (RFC 7432 §7.4)."""
-    return st.builds(EthernetSegmentRoute, rd=_rd_inputs(), esi=_esi_inputs(), originator_ip=ips, path_id=_pid(add_path))
+    return st.builds(
+        EthernetSegmentRoute, rd=_rd_inputs(), esi=_esi_inputs(), originator_ip=ips, path_id=_pid(add_path)
+    )
 
 
 @st.composite
@@ -441,7 +458,9 @@ def as_path_segments(asn: st.SearchStrategy[int], max_asns: int = 255) -> st.Sea
     return st.builds(AsPathSegment, st.sampled_from([1, 2, 3, 4]), st.lists(asn, min_size=1, max_size=max_asns))
 
 
-def mp_families(ctx: Context, max_nlri: int = 8) -> st.SearchStrategy[tuple[int, int, st.SearchStrategy[list[Any]], st.SearchStrategy[bytes]]]:
+def mp_families(
+    ctx: Context, max_nlri: int = 8
+) -> st.SearchStrategy[tuple[int, int, st.SearchStrategy[list[Any]], st.SearchStrategy[bytes]]]:
     """(afi, safi, NLRI-list strategy, next-hop strategy) for EVPN, IPv4/IPv6 unicast and
     multicast, and an opaque family (its NLRI kept as one blob); next hops of the lengths
     each family uses (EVPN: 4, 16 or 32 bytes)."""
@@ -515,11 +534,19 @@ def attribute_strategies(ctx: Context, *, max_items: int = 20) -> dict[int | str
         10: st.builds(ClusterList, st.lists(ipv4s, min_size=1, max_size=max_items), flags=attr_flags(OPTIONAL)),
         14: mp_reaches(ctx),
         15: mp_unreaches(ctx),
-        16: st.builds(ExtendedCommunities, st.lists(ext_communities(), min_size=1, max_size=max_items), flags=attr_flags(OPTIONAL_TRANSITIVE)),
+        16: st.builds(
+            ExtendedCommunities,
+            st.lists(ext_communities(), min_size=1, max_size=max_items),
+            flags=attr_flags(OPTIONAL_TRANSITIVE),
+        ),
         17: st.builds(As4Path, st.lists(as_path_segments(u32), max_size=4), flags=attr_flags(OPTIONAL_TRANSITIVE)),
         18: st.builds(As4Aggregator, u32, ipv4s, flags=attr_flags(OPTIONAL_TRANSITIVE)),
         22: pmsi_tunnels(),
-        32: st.builds(LargeCommunities, st.lists(st.tuples(u32, u32, u32), min_size=1, max_size=max_items), flags=attr_flags(OPTIONAL_TRANSITIVE)),
+        32: st.builds(
+            LargeCommunities,
+            st.lists(st.tuples(u32, u32, u32), min_size=1, max_size=max_items),
+            flags=attr_flags(OPTIONAL_TRANSITIVE),
+        ),
         "unknown": unknown_attributes(),
     }
 
@@ -599,7 +626,9 @@ def update_size(update: Update, ctx: Context) -> int:
 
 
 @st.composite
-def distinct_attributes(draw: st.DrawFn, ctx: Context, *, exclude: frozenset[int] = frozenset(), require: frozenset[int] = frozenset()) -> list[Any]:
+def distinct_attributes(
+    draw: st.DrawFn, ctx: Context, *, exclude: frozenset[int] = frozenset(), require: frozenset[int] = frozenset()
+) -> list[Any]:
     """Attributes of distinct type codes, at most one of each, in random order; the codes in
     ``require`` always present, those in ``exclude`` never."""
     table = attribute_strategies(ctx)
@@ -626,7 +655,7 @@ def updates(draw: st.DrawFn, ctx: Context) -> Update:
     attrs_list += [draw(table[c]) for c in needed if c not in codes]
     update = Update(withdrawn, attrs_list, nlri)
     if update_size(update, ctx) > ctx.max_message_size:
-        # trim to fit: drop the biggest attributes that are not mandatory, then the prefixes
+        # trim to fit: drop the big attributes that are not mandatory
         keep = [a for a in attrs_list if a.type_code in (1, 2, 3) or attribute_size(a, ctx) < 512]
         update = Update(withdrawn, keep, nlri)
     assume(update_size(update, ctx) <= ctx.max_message_size)
@@ -653,7 +682,9 @@ CAPABILITY_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "fqdn": st.tuples(st.text(max_size=120), st.text(max_size=120))
     .filter(lambda hd: len(hd[0].encode()) + len(hd[1].encode()) <= 253)
     .map(lambda hd: Fqdn(*hd)),
-    "unknown": st.builds(UnknownCapability, u8.filter(lambda c: c not in KNOWN_CAPABILITY_CODES), st.binary(max_size=255)),
+    "unknown": st.builds(
+        UnknownCapability, u8.filter(lambda c: c not in KNOWN_CAPABILITY_CODES), st.binary(max_size=255)
+    ),
 }
 
 
@@ -690,21 +721,38 @@ def opens(draw: st.DrawFn) -> Open:
     extended = needs_extended or draw(st.booleans())
     total = 29 + (3 if extended else 0) + sum((3 if extended else 2) + s for s in sizes)
     assume(total <= 4096)
-    return Open(draw(u16), draw(u16), draw(st.one_of(ipv4s, ipv4_texts())), params, version=draw(u8), extended_parameters=extended)
+    return Open(
+        draw(u16),
+        draw(u16),
+        draw(st.one_of(ipv4s, ipv4_texts())),
+        params,
+        version=draw(u8),
+        extended_parameters=extended,
+    )
+
+
+def _payloads(limit: int) -> st.SearchStrategy[bytes]:
+    """Any bytes up to ``limit`` long: random content when short, a fill pattern of any
+    length up to exactly ``limit`` (cheap even for 65 KB)."""
+    return st.one_of(
+        st.binary(max_size=min(limit, 600)),
+        st.tuples(st.integers(0, limit), u8).map(lambda t: bytes([t[1]]) * t[0]),
+        st.just(limit).map(bytes),  # exactly the limit (mapped: keeps the strategy repr short)
+    )
 
 
 def notifications(max_size: int = 4096) -> st.SearchStrategy[Notification]:
-    """NOTIFICATIONs with any code/subcode and data up to the message size."""
-    return st.builds(Notification, u8, u8, st.binary(max_size=min(max_size - 21, 600)))
+    """NOTIFICATIONs with any code/subcode and data filling up to the whole message."""
+    return st.builds(Notification, u8, u8, _payloads(max_size - 21))
 
 
-def route_refreshes(max_size: int = 4096) -> st.SearchStrategy[RouteRefresh]:
-    """ROUTE-REFRESH with any AFI/SAFI and subtype (RFC 7313 §3.2); opaque ORF entries only
-    where they may appear, i.e. not on a BoRR/EoRR (RFC 7313 §5)."""
-    orf = st.binary(max_size=min(max_size - 23, 600))
-    return st.builds(RouteRefresh, u16, u8, u8.filter(lambda s: s not in (1, 2)), orf) | st.builds(
-        RouteRefresh, u16, u8, st.sampled_from([1, 2])
-    )
+@st.composite
+def route_refreshes(draw: st.DrawFn, max_size: int = 4096) -> RouteRefresh:
+    """ROUTE-REFRESH with any AFI/SAFI and subtype (RFC 7313 §3.2); opaque ORF entries up to
+    the whole message, except on a BoRR/EoRR (subtypes 1 and 2), which has none (RFC 7313 §5)."""
+    subtype = draw(u8)
+    orf = b"" if subtype in (1, 2) else draw(_payloads(max_size - 23))
+    return RouteRefresh(draw(u16), draw(u8), subtype, orf)
 
 
 def keepalives() -> st.SearchStrategy[Keepalive]:

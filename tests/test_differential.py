@@ -220,7 +220,9 @@ CAPABILITY_CODES = {
 def ref_parameter(p: Any) -> tuple[int, bytes]:
     if isinstance(p, CapabilityParameter):
         caps = b"".join(
-            ref.capability(c.code if isinstance(c, UnknownCapability) else CAPABILITY_CODES[type(c)], ref_capability_value(c))
+            ref.capability(
+                c.code if isinstance(c, UnknownCapability) else CAPABILITY_CODES[type(c)], ref_capability_value(c)
+            )
             for c in p.capabilities
         )
         return 2, caps
@@ -318,6 +320,7 @@ def test_esi_accessors_read_reference_layout(case: tuple[bytes, dict[str, object
 
 
 @pytest.mark.parametrize("kind", sorted(gen.ROUTE_STRATEGIES))
+@settings(max_examples=60)  # x6 route kinds
 @given(data=st.data(), add_path=st.booleans())
 def test_route_matches_reference(kind: str, add_path: bool, data: st.DataObject) -> None:
     route = data.draw(gen.ROUTE_STRATEGIES[kind](add_path))
@@ -347,7 +350,9 @@ def test_text_inputs_match_reference(
     reference builds them from the typed fields."""
     mac_text = "-".join(f"{b:02X}" for b in mac)  # another common MAC spelling
     esi_text = ":".join(f"{b:02x}" for b in esi[0])
-    route = MacIpRoute(rd=rd[0], esi=esi_text, ethernet_tag=tag, mac=mac_text, ip=addr, label1=labels[0], label2=labels[1])
+    route = MacIpRoute(
+        rd=rd[0], esi=esi_text, ethernet_tag=tag, mac=mac_text, ip=addr, label1=labels[0], label2=labels[1]
+    )
     assert route.encode() == ref.evpn_mac_ip(rd[1], esi[0], tag, mac, addr, labels[0], labels[1])
     if addr is not None:
         imet = InclusiveMulticastRoute(rd=rd[0], ethernet_tag=tag, originator_ip=addr)
@@ -374,7 +379,10 @@ def test_ext_community_matches_reference(kind: str, data: st.DataObject) -> None
 # --- attributes ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [c for c in gen.attribute_strategies(Context()) if c != "unknown"] + ["unknown"], ids=str)
+@pytest.mark.parametrize(
+    "code", [c for c in gen.attribute_strategies(Context()) if c != "unknown"] + ["unknown"], ids=str
+)
+@settings(max_examples=50)  # x18 attribute kinds
 @given(data=st.data(), ctx=gen.contexts())
 def test_attribute_matches_reference(code: int | str, ctx: Context, data: st.DataObject) -> None:
     attr = data.draw(gen.attribute_strategies(ctx)[code])
@@ -421,7 +429,7 @@ def test_message_matches_reference(kind: str, ctx: Context, data: st.DataObject)
 
 
 @pytest.mark.parametrize("classic", [False, True], ids=["evpn", "ipv4"])
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_pack_updates_matches_reference(classic: bool, data: st.DataObject) -> None:
     ctx, shared, routes, next_hop = data.draw(gen.packing_cases(classic))
@@ -433,12 +441,14 @@ def test_pack_updates_matches_reference(classic: bool, data: st.DataObject) -> N
 
 
 @pytest.mark.parametrize("classic", [False, True], ids=["evpn", "ipv4"])
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_pack_withdrawals_matches_reference(classic: bool, data: st.DataObject) -> None:
     ctx, routes = data.draw(gen.withdrawal_cases(classic))
     afi, safi = (AFI.IPV4, SAFI.UNICAST) if classic else (AFI.L2VPN, SAFI.EVPN)
-    expected = ref.update_packs(b"", [ref_nlri(r) for r in routes], ctx.max_message_size, afi=afi, safi=safi, next_hop=None)
+    expected = ref.update_packs(
+        b"", [ref_nlri(r) for r in routes], ctx.max_message_size, afi=afi, safi=safi, next_hop=None
+    )
     assert pack_withdrawals(routes, afi=afi, safi=safi, ctx=ctx) == expected
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import pytest
 import strategies as gen
-from hypothesis import given, settings
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from evpn.types import ESI, RouteDistinguisher
@@ -124,6 +124,7 @@ def test_esi_text_roundtrip(raw: bytes) -> None:
 
 @pytest.mark.parametrize("kind", sorted(gen.ROUTE_STRATEGIES))
 @pytest.mark.parametrize("add_path", [False, True], ids=["plain", "add_path"])
+@settings(max_examples=60)  # x12 route kinds and add-path modes
 @given(data=st.data())
 def test_route_roundtrip(kind: str, add_path: bool, data: st.DataObject) -> None:
     route = data.draw(gen.ROUTE_STRATEGIES[kind](add_path))
@@ -174,7 +175,10 @@ def test_route_target_text(rt: RouteTarget) -> None:
 # --- attributes ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [c for c in gen.attribute_strategies(Context()) if c != "unknown"] + ["unknown"], ids=str)
+@pytest.mark.parametrize(
+    "code", [c for c in gen.attribute_strategies(Context()) if c != "unknown"] + ["unknown"], ids=str
+)
+@settings(max_examples=50)  # x18 attribute kinds
 @given(data=st.data(), ctx=gen.contexts())
 def test_attribute_roundtrip(code: int | str, ctx: Context, data: st.DataObject) -> None:
     attr = data.draw(gen.attribute_strategies(ctx)[code])
@@ -267,7 +271,7 @@ def test_open_extended_parameters_only_when_asked_or_needed(msg: Open) -> None:
     assert decode_message(wire).extended_parameters == msg.extended_parameters
 
 
-@settings(max_examples=30)
+@settings(max_examples=30, deadline=None)
 @given(ctx=gen.contexts(), data=st.data())
 def test_message_reader_any_chunking(ctx: Context, data: st.DataObject) -> None:
     msgs = data.draw(st.lists(gen.messages(ctx), min_size=1, max_size=4))
@@ -303,8 +307,16 @@ REJECTED: list[tuple[str, Callable[[], object], str]] = [
     ("ethernet tag 33 bits", lambda: EthernetADRoute(rd=RD, ethernet_tag=1 << 32), "ethernet_tag"),
     ("path id negative", lambda: EthernetADRoute(rd=RD, path_id=-1), "path_id"),
     ("prefix_length 33 on IPv4", lambda: IPPrefixRoute(rd=RD, prefix="10.0.0.0", prefix_length=33), "prefix_length"),
-    ("prefix_length 129 on IPv6", lambda: IPPrefixRoute(rd=RD, prefix="2001:db8::", prefix_length=129), "prefix_length"),
-    ("gateway family", lambda: IPPrefixRoute(rd=RD, prefix="10.0.0.0", prefix_length=8, gateway="2001:db8::1"), "gateway"),
+    (
+        "prefix_length 129 on IPv6",
+        lambda: IPPrefixRoute(rd=RD, prefix="2001:db8::", prefix_length=129),
+        "prefix_length",
+    ),
+    (
+        "gateway family",
+        lambda: IPPrefixRoute(rd=RD, prefix="10.0.0.0", prefix_length=8, gateway="2001:db8::1"),
+        "gateway",
+    ),
     ("ESI 9 bytes", lambda: EthernetSegmentRoute(rd=RD, esi=bytes(9), originator_ip="192.0.2.1"), "ESI"),
     ("ESI text 9 octets", lambda: ESI.parse("00:11:22:33:44:55:66:77:88"), "ESI"),
     ("IP 5 bytes", lambda: MacIpRoute(rd=RD, mac=MAC, ip=bytes(5)), "IP address"),
@@ -352,6 +364,8 @@ REJECTED: list[tuple[str, Callable[[], object], str]] = [
     ("4-octet AS 33 bits", lambda: FourOctetAS(1 << 32), "asn"),
     ("graceful restart time 13 bits", lambda: GracefulRestart(4096), "restart_time"),
     ("ADD-PATH mode 0", lambda: AddPath([(25, 70, 0)]), "ADD-PATH"),
+    ("graceful restart AFI 17 bits", lambda: GracefulRestart(families=[(1 << 16, 1, 0)]), "graceful restart AFI"),
+    ("graceful restart family pair", lambda: GracefulRestart(families=[(1, 1)]), "graceful restart family"),
     ("ADD-PATH mode 4", lambda: AddPath([(25, 70, 4)]), "ADD-PATH"),
     ("FQDN hostname 256 bytes", lambda: Fqdn("h" * 256), "FQDN"),
     ("unknown capability code 256", lambda: UnknownCapability(256), "code"),
@@ -360,7 +374,9 @@ REJECTED: list[tuple[str, Callable[[], object], str]] = [
     ("OPEN build asn 33 bits", lambda: Open.build(1 << 32, 90, "192.0.2.1", []), "asn"),
     ("NOTIFICATION code 256", lambda: Notification(256), "code"),
     ("ROUTE-REFRESH SAFI 256", lambda: RouteRefresh(25, 256), "safi"),
+    ("BoRR with ORF entries", lambda: RouteRefresh(25, 70, 1, b"\x01"), "orf"),
     ("prefix /33", lambda: Prefix(bytes(4), 33), "prefix length"),
+    ("prefix path id 33 bits", lambda: Prefix(bytes(4), 8, path_id=1 << 32), "path_id"),
     ("prefix network 5 bytes", lambda: Prefix(bytes(5), 8), "prefix network"),
 ]
 
@@ -394,7 +410,7 @@ def check_fewest(wires: list[bytes], sizes: list[int], counts: list[int], limit:
 
 
 @pytest.mark.parametrize("classic", [False, True], ids=["evpn", "ipv4"])
-@settings(max_examples=60)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_pack_updates(classic: bool, data: st.DataObject) -> None:
     ctx, shared, routes, next_hop = data.draw(gen.packing_cases(classic))
@@ -424,11 +440,12 @@ def test_pack_updates(classic: bool, data: st.DataObject) -> None:
         got += batch
         counts.append(len(batch))
     assert got == routes
+    target(float(len(wires)))  # steer generation towards several messages
     check_fewest(wires, [gen.nlri_size(r) for r in routes], counts, ctx.max_message_size)
 
 
 @pytest.mark.parametrize("classic", [False, True], ids=["evpn", "ipv4"])
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_pack_withdrawals(classic: bool, data: st.DataObject) -> None:
     ctx, routes = data.draw(gen.withdrawal_cases(classic))
@@ -457,6 +474,7 @@ def test_pack_withdrawals(classic: bool, data: st.DataObject) -> None:
         got += batch
         counts.append(len(batch))
     assert got == routes
+    target(float(len(wires)))  # steer generation towards several messages
     check_fewest(wires, [gen.nlri_size(r) for r in routes], counts, ctx.max_message_size)
 
 
@@ -487,7 +505,9 @@ def test_pack_rejects_what_cannot_fit() -> None:
         pack_updates([Origin(0), AsPath([]), huge], [UnknownRoute(route_type=9, raw=b"")], next_hop=bytes(4), ctx=ctx)
     almost = UnknownAttribute(200, bytes(4096 - 23 - 4 - 8 - 4 - 9 - 100))
     with pytest.raises(ValueError, match="cannot fit"):
-        pack_updates([Origin(0), AsPath([]), almost], [UnknownRoute(route_type=9, raw=bytes(200))], next_hop=bytes(4), ctx=ctx)
+        pack_updates(
+            [Origin(0), AsPath([]), almost], [UnknownRoute(route_type=9, raw=bytes(200))], next_hop=bytes(4), ctx=ctx
+        )
 
 
 # --- End-of-RIB (RFC 4724 §2) --------------------------------------------------------
@@ -513,9 +533,17 @@ def test_end_of_rib_default_is_evpn() -> None:
 def test_not_end_of_rib(ctx: Context, data: st.DataObject) -> None:
     """An UPDATE with any route, withdrawal or other attribute is not an End-of-RIB."""
     update = data.draw(gen.updates(ctx))
-    is_eor = update.withdrawn == () and update.nlri == () and (
-        update.attributes == ()
-        or (len(update.attributes) == 1 and isinstance(update.attributes[0], MpUnreach) and not update.attributes[0].nlri)
+    is_eor = (
+        update.withdrawn == ()
+        and update.nlri == ()
+        and (
+            update.attributes == ()
+            or (
+                len(update.attributes) == 1
+                and isinstance(update.attributes[0], MpUnreach)
+                and not update.attributes[0].nlri
+            )
+        )
     )
     decoded = decode_message(update.encode(ctx), ctx)
     assert (decoded.end_of_rib is not None) == is_eor

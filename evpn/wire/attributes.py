@@ -518,6 +518,12 @@ class UnknownAttribute:
     value: bytes = attrs.field(repr=lambda v: repr(v.hex()))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
+    def __attrs_post_init__(self) -> None:
+        if self.type_code in _KNOWN:
+            raise ValueError(f"type_code {self.type_code} has its own class; UnknownAttribute is for the other types")
+        if not self.flags & OPTIONAL:
+            raise ValueError("flags: an unrecognized attribute must be optional (RFC 4271 §5)")
+
     def value_bytes(self, ctx: Context) -> bytes:
         """The attribute value on the wire."""
         return self.value

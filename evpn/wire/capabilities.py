@@ -106,6 +106,16 @@ class GracefulRestart:
     restarting: bool = False
     notification: bool = False
     families: tuple[tuple[int, int, int], ...] = attrs.field(default=(), converter=to_tuple_of_tuples)
+
+    @families.validator
+    def _check_families(self, _: Any, value: tuple[tuple[int, ...], ...]) -> None:
+        for family in value:  # AFI (2) | SAFI (1) | Flags for Address Family (1), RFC 4724 §3
+            if len(family) != 3:
+                raise ValueError(f"graceful restart family must be (AFI, SAFI, flags), got {family!r}")
+            check_range("graceful restart AFI", family[0], 16)
+            check_range("graceful restart SAFI", family[1], 8)
+            check_range("graceful restart family flags", family[2], 8)
+
     reserved_flags: int = attrs.field(default=0, validator=bits(2))
 
     def value_bytes(self) -> bytes:

@@ -9,7 +9,7 @@ import attrs
 import netaddr
 
 from evpn.types import format_ip
-from evpn.wire._common import U32, Malformed, check_range
+from evpn.wire._common import U32, Malformed, check_range, optional_bits
 
 __all__ = ["OpaqueNlri", "Prefix", "decode_prefixes", "encode_prefixes"]
 
@@ -24,7 +24,7 @@ class Prefix:
 
     network: bytes = attrs.field()
     length: int = attrs.field()
-    path_id: int | None = attrs.field(default=None, kw_only=True)
+    path_id: int | None = attrs.field(default=None, kw_only=True, validator=optional_bits(32))
 
     @network.validator
     def _check_network(self, _: Any, value: bytes) -> None:

@@ -271,6 +271,12 @@ class UnknownRoute(_RouteBase):
     """A route of a type this library does not interpret, kept byte-exact (RFC 7432 §7)."""
 
     route_type: int = attrs.field(validator=bits(8))  # type: ignore[misc]  # a field here, a ClassVar on the others
+
+    @route_type.validator
+    def _check_type(self, _: Any, value: int) -> None:
+        if value in _DECODERS:
+            raise ValueError(f"route_type {value} has its own class; UnknownRoute is for the other types")
+
     raw: bytes = attrs.field()
     path_id: int | None = attrs.field(default=None, converter=_path_id)
 
