@@ -12,6 +12,7 @@ import os
 import sys
 
 import evpn.cli.decode as decode_command
+import evpn.cli.run as run_command
 from evpn import __version__
 
 __all__ = ["build_parser", "main"]
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evpn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     decode_command.add_parser(subparsers)
+    run_command.add_parser(subparsers)
     return parser
 
 
