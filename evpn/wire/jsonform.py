@@ -13,11 +13,11 @@ with hyphens and fall back to the number when a code has no name.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 from evpn.errors import BGPError
-from evpn.types import format_ip, format_mac
+from evpn.types import ESI, format_ip, format_mac
 from evpn.wire.attributes import (
     AS_CONFED_SEQUENCE,
     AS_CONFED_SET,
@@ -77,6 +77,7 @@ from evpn.wire.prefixes import OpaqueNlri, Prefix
 from evpn.wire.routes import (
     EthernetADRoute,
     EthernetSegmentRoute,
+    EvpnRoute,
     InclusiveMulticastRoute,
     IPPrefixRoute,
     MacIpRoute,
@@ -92,6 +93,7 @@ __all__ = [
     "capability_json",
     "error_json",
     "error_name",
+    "evpn_route_from_json",
     "ext_community_json",
     "message_json",
     "next_hop_json",
@@ -233,6 +235,52 @@ def nlri_json(route: Nlri) -> JsonObject | str:
     else:  # pragma: no cover - every Nlri type is handled above
         raise TypeError(f"not a route: {route!r}")
     return _with_path_id(out, route.path_id)
+
+
+def evpn_route_from_json(obj: Mapping[str, Any]) -> EvpnRoute:
+    """The EVPN route an object in the shape of :func:`nlri_json` describes (its inverse).
+
+    Raises :class:`ValueError` naming the key that is missing or wrong.
+    """
+    try:
+        route_type = obj["route_type"]
+        common: dict[str, Any] = {"path_id": obj.get("path_id")}
+        if route_type == 2:
+            return MacIpRoute(
+                rd=obj["rd"],
+                esi=obj.get("esi", ESI.ZERO),
+                ethernet_tag=obj.get("ethernet_tag", 0),
+                mac=obj["mac"],
+                ip=obj.get("ip"),
+                label1=obj["label1"],
+                label2=obj.get("label2"),
+                **common,
+            )
+        if route_type == 3:
+            return InclusiveMulticastRoute(
+                rd=obj["rd"], ethernet_tag=obj.get("ethernet_tag", 0), originator_ip=obj["originator_ip"], **common
+            )
+        if route_type == 5:
+            prefix, _, length = obj["prefix"].partition("/")
+            return IPPrefixRoute(
+                rd=obj["rd"],
+                esi=obj.get("esi", ESI.ZERO),
+                ethernet_tag=obj.get("ethernet_tag", 0),
+                prefix=prefix,
+                prefix_length=int(length),
+                gateway=obj.get("gateway"),
+                label=obj["label"],
+                **common,
+            )
+        if route_type == 1:
+            return EthernetADRoute(
+                rd=obj["rd"], esi=obj["esi"], ethernet_tag=obj.get("ethernet_tag", 0), label=obj["label"], **common
+            )
+        if route_type == 4:
+            return EthernetSegmentRoute(rd=obj["rd"], esi=obj["esi"], originator_ip=obj["originator_ip"], **common)
+        return UnknownRoute(route_type=route_type, raw=bytes.fromhex(obj["raw"]), **common)
+    except KeyError as exc:
+        raise ValueError(f"route {obj!r}: missing key {exc.args[0]!r}") from None
 
 
 # --- communities and attributes -----------------------------------------------------
