@@ -1,0 +1,272 @@
+"""Our speaker (through ``speaker_driver.py``) against FRR's bgpd, over a veth between two namespaces.
+
+Namespace ``evspk-*`` holds our speaker at 198.18.0.1 (AS 65001); ``evfrr-*`` holds FRR (zebra + bgpd)
+at 198.18.0.2 (AS 65002) with ``timers bgp 3 9`` and ``timers connect 1``.  The driver contract is in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interop.lab import (
+    Frr,
+    Lab,
+    Namespace,
+    Speaker,
+    find_routes,
+    frr_bgpd_conf,
+    is_event,
+    is_route_event,
+    normalize_reason,
+    wait_for,
+)
+
+pytestmark = pytest.mark.interop
+
+US, FRR = "198.18.0.1", "198.18.0.2"
+US_AS, FRR_AS = 65001, 65002
+VNI = 100
+ZERO_ESI = "00:00:00:00:00:00:00:00:00:00"
+FRR_HOST_MAC = "02:00:00:00:02:01"  # a host behind FRR's br100: FRR advertises it as a type-2
+SESSION_UP = 20  # seconds: FRR retries every second, so this is generous
+
+OUR_ROUTES: dict[str, Any] = {
+    "next_hop": US,
+    "routes": [
+        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
+         "mac": "02:aa:00:00:00:01", "ip": "198.19.100.11", "label1": VNI, "label2": None},
+        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
+         "mac": "02:aa:00:00:00:02", "ip": None, "label1": VNI, "label2": None},
+        {"route_type": 3, "rd": f"{US}:{VNI}", "ethernet_tag": 0, "originator_ip": US},
+    ],
+}  # fmt: skip
+
+
+class Net:
+    """The two namespaces, and how to start FRR and our speaker in them."""
+
+    def __init__(self, lab: Lab, driver: Path) -> None:
+        self.lab, self.driver = lab, driver
+        self.us: Namespace = lab.namespace("evspk")
+        self.peer: Namespace = lab.namespace("evfrr")
+        self.us.veth_to(self.peer, ("eth0", f"{US}/24"), ("eth0", f"{FRR}/24"))
+
+    def start_frr(
+        self, *, passive: bool = False, password: str | None = None, remote_as: int = US_AS, vni: bool = False
+    ) -> Frr:
+        extra = ""
+        if vni:  # VNI 100 with a local host: FRR originates a type-3 and a MAC-only type-2 for it
+            self.peer.add_vxlan_bridge(VNI, FRR, host_mac=FRR_HOST_MAC)
+            extra = f"vni {VNI}\n rd {FRR}:{VNI}\nexit-vni"
+        neighbor = {"address": US, "asn": remote_as, "passive": passive, "password": password}
+        conf = frr_bgpd_conf(asn=FRR_AS, router_id=FRR, neighbors=[neighbor], extra_evpn=extra)
+        return self.lab.frr(self.peer, conf)
+
+    def start_speaker(
+        self,
+        *,
+        peer_as: int = FRR_AS,
+        passive: bool = False,
+        listen: bool = False,
+        password: str | None = None,
+        hold_time: int = 9,
+        routes: dict[str, Any] | None = None,
+    ) -> Speaker:
+        speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
+        peer = {"address": FRR, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
+        return self.lab.driver(self.us, self.driver, speaker, [peer], routes)
+
+
+@pytest.fixture
+def net(lab: Lab, require_frr: None, driver: Path) -> Net:
+    return Net(lab, driver)
+
+
+def wait_established(frr: Frr, timeout: float = SESSION_UP) -> dict[str, Any]:
+    return wait_for(
+        lambda n: n.get("bgpState") == "Established", timeout, probe=lambda: frr.neighbor(US), what="FRR Established"
+    )
+
+
+def frr_notifications(frr: Frr) -> list[str]:
+    """bgpd's ``%NOTIFICATION: sent to / received from neighbor ...`` log lines, normalized.
+
+    The log, not ``show bgp neighbors json``: FRR 8.4 fills ``lastNotificationReason`` only for
+    sessions that got to Established, and a later connection attempt's reset overwrites it."""
+    return [normalize_reason(line) for line in frr.log().splitlines() if "%NOTIFICATION" in line]
+
+
+def assert_peer_up(speaker: Speaker, since: int = 0) -> dict[str, Any]:
+    up = speaker.wait_event(is_event("peer_up", peer=FRR), SESSION_UP, since=since, what="peer_up")
+    assert up["asn"] == FRR_AS
+    assert "l2vpn-evpn" in up["families"]
+    return up
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+
+def test_session_we_connect(net: Net) -> None:
+    """FRR is passive, our speaker does not listen: the session is ours to open.  A SIGTERM then
+    closes it with a Cease and exit status 0."""
+    frr = net.start_frr(passive=True)
+    speaker = net.start_speaker()
+    assert_peer_up(speaker)
+    neighbor = wait_established(frr)
+    assert neighbor["portLocal"] == 179, "FRR should have accepted our connection"
+
+    assert speaker.stop() == 0
+    wait_for(
+        lambda lines: any("received from neighbor" in line and "cease" in line for line in lines),
+        10,
+        probe=lambda: frr_notifications(frr),
+        what="bgpd to log our Cease",
+    )
+    wait_for(lambda state: state != "Established", 10, probe=lambda: frr.neighbor_state(US), what="FRR down")
+
+
+def test_session_they_connect(net: Net) -> None:
+    """Our speaker is passive and listens on 198.18.0.1:179: FRR opens the session."""
+    frr = net.start_frr()
+    speaker = net.start_speaker(passive=True, listen=True)
+    assert_peer_up(speaker)
+    neighbor = wait_established(frr)
+    assert neighbor["portForeign"] == 179, "FRR should have connected to our listener"
+
+
+# --- routes ----------------------------------------------------------------------------------------
+
+
+def test_our_routes_reach_frr(net: Net) -> None:
+    frr = net.start_frr()
+    speaker = net.start_speaker(routes=OUR_ROUTES)
+    assert_peer_up(speaker)
+    # "valid" once FRR's next-hop tracking has resolved 198.18.0.1 (a moment after the routes arrive)
+    routes = wait_for(
+        lambda rs: len(find_routes(rs, peer=US, valid=True)) >= 3,
+        SESSION_UP,
+        probe=frr.evpn_routes,
+        what="our 3 routes, valid, in FRR",
+    )
+    ours = find_routes(routes, peer=US)
+    assert len(ours) == 3, ours
+    for r in ours:
+        assert r["rd"] == f"{US}:{VNI}"
+        assert r["ethernet_tag"] == 0
+        assert r["next_hop"] == US
+        assert r["valid"], r
+        assert "ET:8" in r["communities"], r  # encapsulation VXLAN
+
+    [mac_ip] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:01")
+    assert mac_ip["ip"] == "198.19.100.11"
+    assert mac_ip["vni"] == VNI
+    assert f"RT:{US_AS}:{VNI}" in mac_ip["communities"]
+    [mac_only] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:02")
+    assert mac_only["ip"] is None
+    assert mac_only["vni"] == VNI
+    assert f"RT:{US_AS}:{VNI}" in mac_only["communities"]
+    [imet] = find_routes(ours, route_type=3)
+    assert imet["originator_ip"] == US
+    assert imet["pmsi"] is not None and imet["pmsi"]["tunnelType"] == "Ingress Replication", imet
+    assert any(c.startswith(f"RT:{US_AS}:") for c in imet["communities"]), imet
+
+
+def test_frr_routes_reach_us(net: Net) -> None:
+    """FRR with ``advertise-all-vni`` and VNI 100 (RD 198.18.0.2:100) originates a type-3 and a
+    MAC-only type-2 for its local host; both arrive as our route events."""
+    net.start_frr(vni=True)
+    speaker = net.start_speaker()
+    assert_peer_up(speaker)
+    imet = speaker.wait_event(
+        is_route_event("add", FRR, route_type=3, originator_ip=FRR), SESSION_UP, what="FRR's type-3"
+    )
+    assert imet["route"] == {"route_type": 3, "rd": f"{FRR}:{VNI}", "ethernet_tag": 0, "originator_ip": FRR}
+    mac = speaker.wait_event(
+        is_route_event("add", FRR, route_type=2, mac=FRR_HOST_MAC), SESSION_UP, what="FRR's type-2"
+    )
+    assert mac["route"] == {
+        "route_type": 2, "rd": f"{FRR}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
+        "mac": FRR_HOST_MAC, "ip": None, "label1": VNI, "label2": None,
+    }  # fmt: skip
+
+
+# --- timers and restarts ---------------------------------------------------------------------------
+
+
+def test_session_survives_three_hold_times_idle(net: Net) -> None:
+    """Hold time 3 (ours; FRR offers 9): nothing but KEEPALIVEs for 10 s, and the session stays up."""
+    frr = net.start_frr()
+    speaker = net.start_speaker(hold_time=3)
+    assert_peer_up(speaker)
+    neighbor = wait_established(frr)
+    assert neighbor["bgpTimerHoldTimeMsecs"] == 3000, "the negotiated hold time should be ours"
+    keepalives = neighbor["messageStats"]["keepalivesRecv"]
+    mark = speaker.mark()
+    time.sleep(10)
+    assert not speaker.find_events(is_event("peer_down"), since=mark), speaker.describe()
+    neighbor = frr.neighbor(US)
+    assert neighbor["bgpState"] == "Established"
+    assert neighbor["bgpTimerUpMsec"] >= 10_000, "FRR's session flapped"
+    assert neighbor["messageStats"]["keepalivesRecv"] - keepalives >= 3, "too few KEEPALIVEs from us"
+
+
+def test_frr_restart_reestablishes(net: Net) -> None:
+    """bgpd stops (a Cease, then the TCP close) and starts again: a peer_down, then a new peer_up."""
+    frr = net.start_frr()
+    speaker = net.start_speaker(listen=True)
+    assert_peer_up(speaker)
+    wait_established(frr)
+    mark = speaker.mark()
+    frr.stop_bgpd()
+    down = speaker.wait_event(is_event("peer_down", peer=FRR), 15, since=mark, what="peer_down after bgpd stopped")
+    assert "reason" in down
+    restarted = speaker.mark()  # the peer is down: no new peer_up can come before it starts again
+    frr.start_bgpd()
+    assert_peer_up(speaker, since=restarted)
+    wait_established(frr)
+
+
+# --- refused sessions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wrong", ["ours", "theirs"])
+def test_wrong_peer_as_gives_no_session(net: Net, wrong: str) -> None:
+    """``ours``: we expect AS 65099 but FRR is 65002, so we refuse FRR's OPEN.  ``theirs``: FRR
+    expects AS 65098 for us, so it refuses ours.  Either way an OPEN Message Error 2/2 (Bad Peer AS)
+    must show: in one of our peer_down reasons, or in bgpd's log of NOTIFICATIONs sent/received."""
+    frr = net.start_frr(passive=True, remote_as=65098 if wrong == "theirs" else US_AS)
+    speaker = net.start_speaker(peer_as=65099 if wrong == "ours" else FRR_AS)
+
+    def bad_peer_as_seen() -> bool:
+        reasons = [normalize_reason(e.get("reason", "")) for e in speaker.find_events(is_event("peer_down"))]
+        return any("bad peer as" in r for r in reasons + frr_notifications(frr))
+
+    wait_for(bad_peer_as_seen, 15, what="a Bad Peer AS reason on either side")
+    time.sleep(2)
+    assert not speaker.find_events(is_event("peer_up")), speaker.describe()
+    assert frr.neighbor_state(US) != "Established"
+
+
+def test_md5_password_mismatch_gives_no_session(net: Net) -> None:
+    """FRR signs with one TCP MD5 key and we with another: no TCP connection gets through, from
+    either side (both actively connect, we also listen)."""
+    frr = net.start_frr(password="evpn-frr-side")
+    speaker = net.start_speaker(listen=True, password="evpn-our-side")
+    time.sleep(8)
+    assert not speaker.find_events(is_event("peer_up")), speaker.describe()
+    neighbor = frr.neighbor(US)
+    assert neighbor["bgpState"] != "Established"
+    assert neighbor["messageStats"]["opensRecv"] == 0, "an OPEN got through despite the MD5 mismatch"
+    assert speaker.running(), speaker.describe()
+
+
+def test_md5_password_match_establishes(net: Net) -> None:
+    """The same key on both sides: the session comes up (so the mismatch test means something)."""
+    frr = net.start_frr(password="evpn-shared-key")
+    speaker = net.start_speaker(listen=True, password="evpn-shared-key")
+    assert_peer_up(speaker)
+    wait_established(frr)
