@@ -117,7 +117,9 @@ class _Peer:
         self.connect_scope: trio.CancelScope | None = None
         self.wake_task = trio.Event()
         self.wake_writer = trio.Event()
+        self.wake_events = trio.Event()
         self.lock = trio.Lock()
+        self.send_lock = trio.Lock()  # one send_all at a time on a stream (trio raises BusyResourceError)
         self.established = trio.Event()
         self.established_since: float | None = None
         self.adj_in: dict[Family, dict[object, RouteAdded]] = {}
@@ -137,6 +139,7 @@ class _Peer:
     def wake(self) -> None:
         self.wake_task.set()
         self.wake_writer.set()
+        self.wake_events.set()
 
     def export_attributes(self, local: _Local) -> tuple[Attribute, ...]:
         """Our attributes as this peer must get them: ORIGIN and AS_PATH always, our AS
@@ -233,6 +236,13 @@ class Speaker:
                     peer.pending[key] = local
                     peer.wake()
 
+    def reset(self, peer: str, communication: str = "") -> None:
+        """Close the session with ``peer`` with a Cease/Administrative Reset carrying the RFC 9003
+        shutdown ``communication``; it re-establishes after the idle hold time (RFC 4486 §4)."""
+        target = self._peer(peer)
+        target.session.reset(trio.current_time(), communication)
+        target.wake()
+
     async def attach(self, peer: str, stream: trio.abc.Stream) -> None:
         """Hand the speaker a connection to ``peer`` that was made elsewhere (socket activation,
         a test's memory stream), as if the listener had accepted it (RFC 4271 §8.2.1.1, §6.8)."""
@@ -278,10 +288,12 @@ class Speaker:
 
     async def _run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            # Sessions start before the listener and before open_speaker() returns, so that an
+            # accepted or attach()ed connection never meets a session still in Idle (it would be refused).
+            for peer in self._peers.values():
+                await nursery.start(self._peer_task, peer)
             if self.config.speaker.listen is not None:
                 await nursery.start(self._listen, self.config.speaker.listen)
-            for peer in self._peers.values():
-                nursery.start_soon(self._peer_task, peer)
             task_status.started()
 
     async def _shutdown(self, communication: str = "") -> None:
@@ -325,6 +337,9 @@ class Speaker:
         peer.wake()
 
     async def _incoming(self, peer: _Peer, stream: trio.abc.Stream) -> None:
+        # First handle what the session still has to say about its previous connection: a stale
+        # Down or WantClose handled after _attach() would close the new connection.
+        await self._drain(peer)
         state = peer.session.state
         if peer.stream is None and state in (State.IDLE, State.CONNECT, State.ACTIVE):
             if peer.connect_scope is not None:
@@ -354,6 +369,8 @@ class Speaker:
             peer_asn=peer.config.asn,
         )
         loser = other if keep_existing else existing
+        if keep_existing:
+            other.data_to_send()  # drop the unsent KEEPALIVE: only the Cease goes out
         loser.collision_dump(trio.current_time())
         if keep_existing:
             with trio.move_on_after(_CLOSE_GRACE):
@@ -388,7 +405,8 @@ class Speaker:
                     if not chunk:
                         return False
                     session.receive_data(bytes(chunk), trio.current_time())
-                await stream.send_all(session.data_to_send())
+                # The KEEPALIVE confirming the peer's OPEN stays queued: it goes out only if
+                # this connection wins the collision (RFC 4271 §6.8).
                 return True
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return False
@@ -410,8 +428,9 @@ class Speaker:
             except (OSError, trio.TooSlowError) as exc:
                 sock.close()
                 log.debug("%s: connect failed: %s", peer.address, exc)
-                peer.session.connection_failed(trio.current_time())
-                peer.wake()
+                if peer.stream is None:  # else an accepted connection replaced this attempt
+                    peer.session.connection_failed(trio.current_time())
+                    peer.wake()
                 return
             finally:
                 peer.connect_scope = None
@@ -445,23 +464,27 @@ class Speaker:
         stream, peer.stream = peer.stream, None
         if stream is None:
             return
-        data = peer.session.data_to_send()
         with trio.move_on_after(_CLOSE_GRACE):
             try:
-                if data:
-                    await stream.send_all(data)
+                async with peer.send_lock:  # the writer may be in send_all on this stream
+                    data = peer.session.data_to_send()
+                    if data:
+                        await stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
         await stream.aclose()
 
     # --- the peer's task: timers, events, writes -----------------------------------
 
-    async def _peer_task(self, peer: _Peer) -> None:
+    async def _peer_task(self, peer: _Peer, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Drive the session's timers; its events are handled by a task of their own, so that a
+        subscriber that is slow to take events never delays a KEEPALIVE (RFC 4271 §4.4)."""
         peer.session.start(trio.current_time())
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._writer, peer)
+            nursery.start_soon(self._event_task, peer, nursery)
+            task_status.started()
             while True:
-                await self._drain(peer, nursery)
                 deadline = peer.session.next_deadline()
                 with trio.move_on_at(math.inf if deadline is None else deadline):
                     await peer.wake_task.wait()
@@ -469,6 +492,14 @@ class Speaker:
                 now = trio.current_time()
                 if deadline is not None and now >= deadline:
                     peer.session.handle_timer(now)
+                    peer.wake_writer.set()  # a timer may have queued a KEEPALIVE or NOTIFICATION
+                peer.wake_events.set()
+
+    async def _event_task(self, peer: _Peer, nursery: trio.Nursery) -> None:
+        while True:
+            await self._drain(peer, nursery)
+            await peer.wake_events.wait()
+            peer.wake_events = trio.Event()
 
     async def _drain(self, peer: _Peer, nursery: trio.Nursery | None = None) -> None:
         async with peer.lock:
@@ -514,7 +545,8 @@ class Speaker:
 
     async def _down(self, peer: _Peer, event: Down) -> None:
         was_up = peer.established.is_set()
-        peer.established = trio.Event()
+        if was_up:  # a fresh Event for the next time; wait_established() callers keep waiting on this one
+            peer.established = trio.Event()
         peer.established_since = None
         peer.advertised.clear()
         peer.pending.clear()
@@ -527,8 +559,11 @@ class Speaker:
             for added in table.values():
                 await self._publish(RouteWithdrawn(peer.address, added.route))
         if was_up or event.notification is not None:
-            log.info("%s: down: %s", peer.address, event.reason)
-            await self._publish(PeerDown(peer.address, event.reason))
+            reason = event.reason
+            if event.sent and event.notification is not None:  # name what we sent, as a received one is
+                reason += f"; NOTIFICATION sent: {event.notification.name}"
+            log.info("%s: down: %s", peer.address, reason)
+            await self._publish(PeerDown(peer.address, reason))
 
     async def _receive_update(self, peer: _Peer, event: UpdateReceived) -> None:
         update = event.update
@@ -579,16 +614,23 @@ class Speaker:
             stream = peer.stream
             if stream is not None and peer.session.state is State.ESTABLISHED:
                 self._pack_pending(peer)
-            data = peer.session.data_to_send()
-            if data and stream is not None and stream is peer.stream:
+            sent = False
+            if stream is not None:
                 try:
-                    await stream.send_all(data)
+                    async with peer.send_lock:
+                        # Take the bytes only while holding the lock and still owning the stream:
+                        # else _close() flushes them (a NOTIFICATION must not be lost).
+                        data = peer.session.data_to_send() if stream is peer.stream else b""
+                        if data:
+                            sent = True
+                            await stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    peer.session.connection_lost(trio.current_time())
-                    peer.wake()
-                if peer.pending or peer.end_of_rib_due:
-                    await trio.sleep(0)
-                    continue
+                    if stream is peer.stream:  # else it was closed on purpose, maybe replaced (§6.8)
+                        peer.session.connection_lost(trio.current_time())
+                        peer.wake()
+            if sent and (peer.pending or peer.end_of_rib_due):
+                await trio.sleep(0)
+                continue
             await peer.wake_writer.wait()
             peer.wake_writer = trio.Event()
 
@@ -636,3 +678,5 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
             with trio.CancelScope(shield=True):
                 await speaker._shutdown()
             nursery.cancel_scope.cancel()
+            for channel in speaker._subscribers:
+                channel.close()  # an events() loop running outside the block ends instead of hanging
