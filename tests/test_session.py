@@ -970,3 +970,15 @@ def test_update_family_other_than_negotiated_is_ignored() -> None:
     link.b.receive_data(frame(2, body), link.now)
     assert drain(link.b) == [] and link.b.state is State.ESTABLISHED
     assert link.b.counters.updates_in == 1
+
+
+def test_late_connect_failure_leaves_an_accepted_connection_alone() -> None:
+    """A failure report for an abandoned attempt must not drop the connection that replaced it."""
+    session = Session(config_a())
+    session.start(0)
+    assert drain(session)[-1] == WantConnect()
+    session.connection_made(1, initiated_locally=False)  # the peer's connection came first
+    assert session.state is State.OPEN_SENT
+    session.connection_failed(2)  # our own attempt gives up later
+    assert session.state is State.OPEN_SENT
+    assert not of_type(drain(session), Down)

@@ -605,9 +605,7 @@ class Session:
         """The connection attempt failed: TcpConnectionFails (Event 18).  Ignored when the
         session is not waiting for a connection (a late report of an abandoned attempt)."""
         self._tick(now)
-        if self._connected:
-            self.connection_lost(now)
-        elif self._state is State.CONNECT:
+        if not self._connected and self._state is State.CONNECT:
             self._fire(Event.TCP_CONNECTION_FAILS, now, "TCP connection failed")
 
     def connection_lost(self, now: float) -> None:
