@@ -760,6 +760,16 @@ def keepalives() -> st.SearchStrategy[Keepalive]:
     return st.just(Keepalive())
 
 
+MESSAGE_KINDS: dict[str, Callable[[Context], st.SearchStrategy[Any]]] = {
+    "open": lambda ctx: opens(),
+    "update": updates,
+    "notification": lambda ctx: notifications(ctx.max_message_size),
+    "keepalive": lambda ctx: keepalives(),
+    "route_refresh": lambda ctx: route_refreshes(ctx.max_message_size),
+}
+"""Each message type's strategy under a context, by name (for parametrised tests)."""
+
+
 def messages(ctx: Context) -> st.SearchStrategy[Any]:
     """Any message valid under ``ctx``."""
     size = ctx.max_message_size

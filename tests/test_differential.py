@@ -10,7 +10,6 @@ comparison runs the other way: the production parser/accessors read the referenc
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -410,19 +409,11 @@ def test_pmsi_endpoint_text_matches_reference(tunnel_type: int, label: int, flag
 
 # --- messages --------------------------------------------------------------------------
 
-MESSAGE_KINDS: dict[str, Callable[[Context], st.SearchStrategy[Any]]] = {
-    "open": lambda ctx: gen.opens(),
-    "update": gen.updates,
-    "notification": lambda ctx: gen.notifications(ctx.max_message_size),
-    "keepalive": lambda ctx: gen.keepalives(),
-    "route_refresh": lambda ctx: gen.route_refreshes(ctx.max_message_size),
-}
 
-
-@pytest.mark.parametrize("kind", sorted(MESSAGE_KINDS))
+@pytest.mark.parametrize("kind", sorted(gen.MESSAGE_KINDS))
 @given(data=st.data(), ctx=gen.contexts())
 def test_message_matches_reference(kind: str, ctx: Context, data: st.DataObject) -> None:
-    msg = data.draw(MESSAGE_KINDS[kind](ctx))
+    msg = data.draw(gen.MESSAGE_KINDS[kind](ctx))
     expected = ref_message(msg, ctx)
     assert msg.encode(ctx) == expected
     assert decode_message(expected, ctx).encode(ctx) == expected

@@ -236,19 +236,10 @@ def test_capability_list_roundtrip(caps: list[Any]) -> None:
     assert decode_capability_list(CapabilityParameter(caps).value_bytes()) == tuple(caps)
 
 
-MESSAGE_KINDS: dict[str, Callable[[Context], st.SearchStrategy[Any]]] = {
-    "open": lambda ctx: gen.opens(),
-    "update": gen.updates,
-    "notification": lambda ctx: gen.notifications(ctx.max_message_size),
-    "keepalive": lambda ctx: gen.keepalives(),
-    "route_refresh": lambda ctx: gen.route_refreshes(ctx.max_message_size),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(MESSAGE_KINDS))
+@pytest.mark.parametrize("kind", sorted(gen.MESSAGE_KINDS))
 @given(data=st.data(), ctx=gen.contexts())
 def test_message_roundtrip(kind: str, ctx: Context, data: st.DataObject) -> None:
-    msg = data.draw(MESSAGE_KINDS[kind](ctx))
+    msg = data.draw(gen.MESSAGE_KINDS[kind](ctx))
     wire = msg.encode(ctx)
     limit = 4096 if kind in ("open", "keepalive") else ctx.max_message_size
     assert 19 <= len(wire) <= limit
