@@ -5,7 +5,7 @@ the trio speaker in :mod:`evpn.speaker`; this package re-exports the names most 
 need: ``async with evpn.open_speaker(evpn.load_config("speaker.toml")) as speaker: ...``.
 """
 
-from evpn.config import Config, PeerConfig, SpeakerConfig, load_config
+from evpn.config import Config, PeerConfig, SpeakerConfig, VniConfig, VrfConfig, load_config
 from evpn.errors import Action, BGPError, ConfigError
 from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn
 from evpn.speaker import Speaker, open_speaker
@@ -60,6 +60,8 @@ __all__ = [
     "SpeakerConfig",
     "UnknownRoute",
     "Update",
+    "VniConfig",
+    "VrfConfig",
     "__version__",
     "decode_message",
     "load_config",

@@ -23,18 +23,26 @@ import re
 import tomllib
 import types
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any, Final
 
 import attrs
 
 from evpn.errors import ConfigError
+from evpn.types import RouteDistinguisher, ip_bytes, mac_bytes
 from evpn.wire.codes import AFI, SAFI
+from evpn.wire.extcommunities import RouteTarget
+from evpn.wire.prefixes import Prefix
 
 __all__ = [
     "FAMILIES",
     "Config",
     "PeerConfig",
     "SpeakerConfig",
+    "VniConfig",
+    "VrfConfig",
+    "auto_rd",
+    "auto_target",
     "family_name",
     "load_config",
     "parse_config",
@@ -57,6 +65,8 @@ _MAX_ASN: Final = 0xFFFFFFFF
 _MAX_PASSWORD_BYTES: Final = 80  # Linux TCP_MD5SIG_MAXKEYLEN
 _DEFAULT_CONNECT_RETRY: Final = 30.0
 _CLASS_E: Final = ipaddress.IPv4Network("240.0.0.0/4")  # reserved, and 255.255.255.255
+_MAX_VNI: Final = 0xFFFFFF  # 24 bits (RFC 7348 §5)
+_AUTO: Final = "auto"
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _PORT_TEXT: Final = re.compile(r"[0-9]+")
 
@@ -321,6 +331,150 @@ def _same_family(address: str, local_address: str) -> None:
         raise _RuleError(f"{local} is IPv{local.version} but the peer address {ip} is IPv{ip.version}")
 
 
+def _vni(value: object) -> int:
+    vni = _integer(value)
+    if not 1 <= vni <= _MAX_VNI:
+        raise _RuleError(f"{vni} is out of range (1..{_MAX_VNI}, a 24-bit VXLAN VNI, RFC 7348 §5)")
+    return vni
+
+
+def _unicast_mac(value: object) -> bytes:
+    """A host's or router's MAC: 6 bytes, not all zeros, not group (multicast/broadcast)."""
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+        if len(raw) != 6:
+            raise _RuleError(f"expected 6 MAC address bytes, got {len(raw)}")
+    else:
+        text = _string(value)
+        try:
+            raw = mac_bytes(text)
+        except ValueError:
+            raise _RuleError(f"{_quote(text)} is not a MAC address (like 02:aa:00:00:00:01)") from None
+    shown = ":".join(f"{b:02x}" for b in raw)
+    if raw == bytes(6):
+        raise _RuleError(f"{shown} is the zero MAC address, not the address of a host")
+    if raw[0] & 1:
+        raise _RuleError(f"{shown} is a group (multicast or broadcast) MAC address, not the address of a host")
+    return raw
+
+
+def _vtep(value: object) -> str:
+    """A VTEP address: one IPv4 or IPv6 host address (RFC 8365 §5.1.3, the PMSI tunnel endpoint)."""
+    return _host_address(value)
+
+
+def _rd(value: object) -> RouteDistinguisher | str:
+    """``"auto"`` or ``"ASN:NN"`` / ``"A.B.C.D:NN"`` (RFC 4364 §4.2)."""
+    if isinstance(value, RouteDistinguisher):
+        return value
+    text = _string(value)
+    if text == _AUTO:
+        return _AUTO
+    try:
+        return RouteDistinguisher.parse(text)
+    except ValueError:
+        raise _RuleError(
+            f'{_quote(text)} is not a route distinguisher ("auto", "ASN:NN" or "A.B.C.D:NN", RFC 4364 §4.2)'
+        ) from None
+
+
+def _targets(value: object) -> tuple[RouteTarget | str, ...]:
+    """A non-empty array of ``"auto"`` and ``"ASN:NN"`` / ``"A.B.C.D:NN"`` route targets (RFC 4360 §4)."""
+    if not isinstance(value, list | tuple):
+        raise _RuleError(f"expected an array of route targets, got {_describe(value)}")
+    if not value:
+        raise _RuleError('must not be empty (use ["auto"] for ASN:VNI)')
+    out: list[RouteTarget | str] = []
+    for index, item in enumerate(value):
+        where = f"[{index}]"
+        if isinstance(item, RouteTarget):
+            target: RouteTarget | str = item
+        elif not isinstance(item, str):
+            raise _RuleError(f"expected a route target (a string), got {_describe(item)}", where)
+        elif item == _AUTO:
+            target = _AUTO
+        else:
+            try:
+                target = RouteTarget.parse(item)
+            except ValueError:
+                raise _RuleError(
+                    f'{_quote(item)} is not a route target ("auto", "ASN:NN" or "A.B.C.D:NN", RFC 4360 §4)', where
+                ) from None
+        if target in out:
+            raise _RuleError(f"{_quote(str(target))} is already listed at [{out.index(target)}]", where)
+        out.append(target)
+    return tuple(out)
+
+
+_MAC_KEYS: Final = ("mac", "ip")
+
+
+def _macs(value: object) -> tuple[tuple[bytes, bytes], ...]:
+    """An array of ``{ mac = "..", ip = ".." }`` tables (``ip`` optional): (MAC, IP or b"")."""
+    if not isinstance(value, list | tuple):
+        raise _RuleError(f"expected an array of {{ mac, ip }} tables, got {_describe(value)}")
+    out: list[tuple[bytes, bytes]] = []
+    for index, item in enumerate(value):
+        where = f"[{index}]"
+        if isinstance(item, tuple) and len(item) == 2:
+            mac, ip = item
+        elif isinstance(item, Mapping):
+            for key in item:
+                if key not in _MAC_KEYS:
+                    hint = _suggestion(str(key), list(_MAC_KEYS)) or "known keys here: mac, ip"
+                    raise _RuleError(f"unknown key ({hint})", f"{where}.{key}")
+            if "mac" not in item:
+                raise _RuleError("required key is missing", f"{where}.mac")
+            mac, ip = item["mac"], item.get("ip")
+        else:
+            raise _RuleError(f"expected a table {{ mac = ..., ip = ... }}, got {_describe(item)}", where)
+        try:
+            mac_raw = _unicast_mac(mac)
+        except _RuleError as exc:
+            raise _RuleError(exc.why, f"{where}.mac") from None
+        ip_raw = b""
+        if ip is not None and ip != b"":
+            try:
+                ip_raw = ip if isinstance(ip, bytes) and len(ip) in (4, 16) else ip_bytes(_host_address(ip))
+            except _RuleError as exc:
+                raise _RuleError(exc.why, f"{where}.ip") from None
+        pair = (mac_raw, ip_raw)
+        if pair in out:
+            raise _RuleError(f"this MAC{' and IP' if ip_raw else ''} is already listed at [{out.index(pair)}]", where)
+        out.append(pair)
+    return tuple(out)
+
+
+def _vrf_name(value: object) -> str:
+    name = _string(value)
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise _RuleError(f"{_quote(name)} is not a VRF name (1..64 characters, no spaces)")
+    return name
+
+
+def _prefixes(value: object) -> tuple[Prefix, ...]:
+    """An array of IPv4/IPv6 prefixes without host bits (RFC 9136 §3.1 advertises networks)."""
+    if not isinstance(value, list | tuple):
+        raise _RuleError(f"expected an array of prefixes, got {_describe(value)}")
+    out: list[Prefix] = []
+    for index, item in enumerate(value):
+        where = f"[{index}]"
+        if isinstance(item, Prefix):
+            prefix = item
+        elif not isinstance(item, str):
+            raise _RuleError(f"expected a prefix (a string), got {_describe(item)}", where)
+        else:
+            try:
+                network = ipaddress.ip_network(item, strict=True)
+            except ValueError as exc:
+                raise _RuleError(f"{_quote(item)} is not an IP prefix without host bits ({exc})", where) from None
+            prefix = Prefix(network.network_address.packed, network.prefixlen)
+        if prefix in out:
+            raise _RuleError(f"{prefix} is already listed at [{out.index(prefix)}]", where)
+        out.append(prefix)
+    return tuple(out)
+
+
 def _optional(rule: Callable[[object], object]) -> Callable[[object], object]:
     def check(value: object) -> object:
         return None if value is None else rule(value)
@@ -359,6 +513,13 @@ def _normal_listen(value: tuple[str, int] | None) -> tuple[str, int] | None:
 
 def _families_tuple(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else value
+
+
+def _convert_mac(value: object) -> object:
+    if isinstance(value, str):
+        with suppress(ValueError):
+            return mac_bytes(value)
+    return value
 
 
 def _hide(value: str | None) -> str:
@@ -434,6 +595,117 @@ class PeerConfig:
         return speaker.hold_time if self.hold_time is None else self.hold_time
 
 
+def _concrete_rd(value: object) -> RouteDistinguisher:
+    if not isinstance(value, RouteDistinguisher):
+        raise _RuleError(f"expected a RouteDistinguisher, got {value!r}")
+    return value
+
+
+def _concrete_targets(value: object) -> tuple[RouteTarget, ...]:
+    if not isinstance(value, tuple):
+        raise _RuleError(f"expected a tuple of RouteTarget, got {value!r}")
+    targets = _targets(value)
+    for index, target in enumerate(targets):
+        if not isinstance(target, RouteTarget):
+            raise _RuleError(f'expected a RouteTarget, got {target!r} (resolve "auto" first)', f"[{index}]")
+    return value
+
+
+def _to_rd(value: object) -> object:
+    if isinstance(value, str) and value != _AUTO:
+        with suppress(ValueError):
+            return RouteDistinguisher.parse(value)
+    return value
+
+
+def _to_targets(value: object) -> object:
+    if isinstance(value, list | tuple):
+        out: list[object] = []
+        for item in value:
+            if isinstance(item, str) and item != _AUTO:
+                with suppress(ValueError):
+                    item = RouteTarget.parse(item)
+            out.append(item)
+        return tuple(out)
+    return value
+
+
+def _to_macs(value: object) -> object:
+    try:
+        return _macs(value)
+    except _RuleError:
+        return value  # the validator says why
+
+
+def _to_prefixes(value: object) -> object:
+    try:
+        return _prefixes(value)
+    except _RuleError:
+        return value
+
+
+def auto_rd(router_id: str, index: int) -> RouteDistinguisher:
+    """FRR's automatic RD: ``router-id:index`` (type 1, RFC 4364 §4.2), index counted from 1."""
+    return RouteDistinguisher.parse(f"{router_id}:{index}")
+
+
+def auto_target(asn: int, vni: int) -> RouteTarget:
+    """FRR's automatic route target ``ASN:VNI``: the AS's low 16 bits, 2-octet-AS type (RFC 4360 §4)."""
+    return RouteTarget(asn & 0xFFFF, vni, kind=0)
+
+
+@attrs.frozen
+class VniConfig:
+    """A local L2 VNI (a broadcast domain, RFC 8365 §5.1): a ``[[vnis]]`` table."""
+
+    vni: int = attrs.field(validator=_validator(_vni))
+    """The VXLAN Network Identifier, 1..16777215; the label of its routes (RFC 8365 §5.1.3)."""
+    vtep: str = attrs.field(converter=_normal_address, validator=_validator(_vtep))
+    """Our VTEP address: the next hop, originator IP and PMSI tunnel endpoint of the VNI's routes."""
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd, validator=_validator(_concrete_rd))
+    """The route distinguisher of the VNI's routes (a file's ``"auto"`` is ``router_id:index``)."""
+    import_targets: tuple[RouteTarget, ...] = attrs.field(
+        converter=_to_targets, validator=_validator(_concrete_targets)
+    )
+    """Route targets to import (a file's ``"auto"`` is ``ASN:VNI``, the AS's low 16 bits)."""
+    export_targets: tuple[RouteTarget, ...] = attrs.field(
+        converter=_to_targets, validator=_validator(_concrete_targets)
+    )
+    """Route targets our routes of this VNI carry (RFC 4360 §4)."""
+    macs: tuple[tuple[bytes, bytes], ...] = attrs.field(default=(), converter=_to_macs, validator=_validator(_macs))
+    """Local hosts as (6-byte MAC, 4/16-byte IP or ``b""``), each advertised as a type-2 route."""
+    vrf: str | None = attrs.field(default=None, validator=_validator(_optional(_vrf_name)))
+    """The ``[[vrfs]]`` name this VNI routes through (symmetric IRB, RFC 9135), or ``None``."""
+
+
+@attrs.frozen
+class VrfConfig:
+    """A tenant VRF with its L3 VNI (symmetric IRB, RFC 9135; prefixes, RFC 9136): a ``[[vrfs]]`` table."""
+
+    name: str = attrs.field(validator=_validator(_vrf_name))
+    """The VRF's name, referred to by ``VniConfig.vrf``."""
+    l3vni: int = attrs.field(validator=_validator(_vni))
+    """The L3 VNI, 1..16777215: label2 of MAC+IP routes and the label of type-5 routes."""
+    router_mac: bytes = attrs.field(converter=_convert_mac, validator=_validator(_unicast_mac))
+    """Our router MAC for this VRF (the Router's MAC extended community, RFC 9135 §8.1)."""
+    rd: RouteDistinguisher = attrs.field(converter=_to_rd, validator=_validator(_concrete_rd))
+    """The RD of the VRF's type-5 routes (a file's ``"auto"`` is ``router_id:(vnis + position)``)."""
+    import_targets: tuple[RouteTarget, ...] = attrs.field(
+        converter=_to_targets, validator=_validator(_concrete_targets)
+    )
+    """Route targets to import (a file's ``"auto"`` is ``ASN:L3VNI``)."""
+    export_targets: tuple[RouteTarget, ...] = attrs.field(
+        converter=_to_targets, validator=_validator(_concrete_targets)
+    )
+    """Route targets of the VRF's routes, also added to MAC+IP routes of its L2 VNIs."""
+    prefixes: tuple[Prefix, ...] = attrs.field(default=(), converter=_to_prefixes, validator=_validator(_prefixes))
+    """Prefixes advertised as type-5 routes (RFC 9136 §3.1), host bits clear."""
+    vtep: str | None = attrs.field(
+        default=None, converter=_normal_optional_address, validator=_validator(_optional(_vtep))
+    )
+    """Our VTEP address for the L3 VNI, or ``None`` for the speaker's router ID."""
+
+
 def _peers_tuple(value: tuple[PeerConfig, ...] | list[PeerConfig]) -> tuple[PeerConfig, ...]:
     return tuple(value) if isinstance(value, list) else value
 
@@ -457,14 +729,79 @@ def _check_peers(instance: Config, attribute: attrs.Attribute[Any], value: objec
         seen[peer.address] = index
 
 
+def _tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _check_vnis(instance: Config, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple):
+        raise ConfigError(f"Config.vnis: expected a tuple of VniConfig, got {value!r}")
+    vrfs = (
+        {vrf.name for vrf in instance.vrfs if isinstance(vrf, VrfConfig)} if isinstance(instance.vrfs, tuple) else set()
+    )
+    seen: dict[int, int] = {}
+    for index, vni in enumerate(value):
+        if not isinstance(vni, VniConfig):
+            raise ConfigError(f"Config.vnis[{index}]: expected a VniConfig, got {vni!r}")
+        if (why := _vni_clash(vni.vni, seen)) is not None:
+            raise ConfigError(f"Config.vnis[{index}].vni: {why}")
+        seen[vni.vni] = index
+        if vni.vrf is not None and vni.vrf not in vrfs:
+            raise ConfigError(f"Config.vnis[{index}].vrf: {_unknown_vrf(vni.vrf, vrfs)}")
+
+
+def _check_vrfs(instance: Config, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple):
+        raise ConfigError(f"Config.vrfs: expected a tuple of VrfConfig, got {value!r}")
+    l2 = {vni.vni: i for i, vni in enumerate(instance.vnis) if isinstance(vni, VniConfig)}
+    names: dict[str, int] = {}
+    l3: dict[int, int] = {}
+    for index, vrf in enumerate(value):
+        if not isinstance(vrf, VrfConfig):
+            raise ConfigError(f"Config.vrfs[{index}]: expected a VrfConfig, got {vrf!r}")
+        if vrf.name in names:
+            raise ConfigError(
+                f"Config.vrfs[{index}].name: {_quote(vrf.name)} is already the name of vrfs[{names[vrf.name]}]"
+            )
+        names[vrf.name] = index
+        if (why := _l3vni_clash(vrf.l3vni, l2, l3)) is not None:
+            raise ConfigError(f"Config.vrfs[{index}].l3vni: {why}")
+        l3[vrf.l3vni] = index
+
+
+def _vni_clash(vni: int, seen: Mapping[int, int]) -> str | None:
+    if vni in seen:
+        return f"{vni} is already the VNI of vnis[{seen[vni]}]"
+    return None
+
+
+def _l3vni_clash(l3vni: int, l2: Mapping[int, int], l3: Mapping[int, int]) -> str | None:
+    if l3vni in l2:
+        return f"{l3vni} is already the L2 VNI of vnis[{l2[l3vni]}] (an L3 VNI needs its own, RFC 9135 §5)"
+    if l3vni in l3:
+        return f"{l3vni} is already the L3 VNI of vrfs[{l3[l3vni]}]"
+    return None
+
+
+def _unknown_vrf(name: str, known: set[str]) -> str:
+    hint = _suggestion(name, sorted(known), quote=True)
+    names = ", ".join(_quote(n) for n in sorted(known)) or "none"
+    return f"{_quote(name)} is not the name of a [[vrfs]] table ({hint + ' ' if hint else ''}known: {names})"
+
+
 @attrs.frozen
 class Config:
-    """A whole configuration: the speaker and its peers (no two with the same address)."""
+    """A whole configuration: the speaker, its peers (no two with the same address), and
+    the local VNIs and VRFs whose routes it originates."""
 
     speaker: SpeakerConfig = attrs.field(validator=_check_speaker)
     """The ``[speaker]`` table."""
     peers: tuple[PeerConfig, ...] = attrs.field(default=(), converter=_peers_tuple, validator=_check_peers)
     """The ``[[peers]]`` tables, in file order."""
+    vnis: tuple[VniConfig, ...] = attrs.field(default=(), converter=_tuple, validator=_check_vnis)
+    """The ``[[vnis]]`` tables, in file order: no two with the same VNI."""
+    vrfs: tuple[VrfConfig, ...] = attrs.field(default=(), converter=_tuple, validator=_check_vrfs)
+    """The ``[[vrfs]]`` tables, in file order: unique names and L3 VNIs, none equal to an L2 VNI."""
 
 
 # --- reading a file ----------------------------------------------------------------------
@@ -586,6 +923,137 @@ def _read_peers(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]
     return tuple(peers) if all_clean else None
 
 
+_VNI_KEYS: Final[Mapping[str, _Key]] = {
+    "vni": _Key(_vni, required=True),
+    "vtep": _Key(_vtep, required=True),
+    "rd": _Key(_rd),
+    "import_targets": _Key(_targets),
+    "export_targets": _Key(_targets),
+    "macs": _Key(_macs),
+    "vrf": _Key(_vrf_name),
+}
+
+_VRF_KEYS: Final[Mapping[str, _Key]] = {
+    "name": _Key(_vrf_name, required=True),
+    "l3vni": _Key(_vni, required=True),
+    "router_mac": _Key(_unicast_mac, required=True),
+    "rd": _Key(_rd),
+    "import_targets": _Key(_targets),
+    "export_targets": _Key(_targets),
+    "prefixes": _Key(_prefixes),
+    "vtep": _Key(_vtep),
+}
+
+
+def _resolve_auto(values: dict[str, Any], speaker: SpeakerConfig, index: int, vni: int) -> str | None:
+    """Replace ``"auto"`` (also the default) by FRR's values: RD ``router_id:index``, RT ``ASN:VNI``.
+
+    Returns why the RD cannot be automatic, or ``None``.
+    """
+    rd = values.get("rd", _AUTO)
+    if rd == _AUTO:
+        if index > 0xFFFF:
+            return (
+                f'"auto" would be {speaker.router_id}:{index}, but the assigned number of an IPv4 RD '
+                'is at most 65535 (RFC 4364 §4.2): give this table an explicit "rd"'
+            )
+        rd = auto_rd(speaker.router_id, index)
+    values["rd"] = rd
+    auto = auto_target(speaker.asn, vni)
+    for key in ("import_targets", "export_targets"):
+        targets = values.get(key, (_AUTO,))
+        resolved: list[RouteTarget] = []
+        for target in targets:
+            target = auto if target == _AUTO else target
+            if target not in resolved:  # "auto" may also be written out
+                resolved.append(target)
+        values[key] = tuple(resolved)
+    return None
+
+
+def _read_array(reader: _Reader, path: str, raw: object) -> list[Any] | None:
+    if not isinstance(raw, list):
+        reader.fail(path, f"expected an array of tables ([[{path}]]), got {_describe(raw)}")
+        return None
+    return raw
+
+
+def _read_vnis(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]) -> tuple[VniConfig, ...] | None:
+    items = _read_array(reader, path, raw)
+    if items is None:
+        return None
+    speaker = done.get("speaker")
+    vnis: list[VniConfig] = []
+    seen: dict[int, int] = {}
+    all_clean = True
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]"
+        values, clean = reader.table(where, item, _VNI_KEYS, f"a table ([[{path}]])")
+        vni = values.get("vni")
+        if vni is not None:
+            if (why := _vni_clash(vni, seen)) is not None:
+                reader.fail(f"{where}.vni", why.replace("vnis[", f"{path}["))
+                clean = False
+            else:
+                seen[vni] = index
+        if clean and isinstance(speaker, SpeakerConfig):
+            if (why := _resolve_auto(values, speaker, index + 1, values["vni"])) is None:
+                vnis.append(VniConfig(**values))
+            else:
+                reader.fail(f"{where}.rd", why)
+                clean = False
+        all_clean = all_clean and clean
+    return tuple(vnis) if all_clean and isinstance(speaker, SpeakerConfig) else None
+
+
+def _read_vrfs(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]) -> tuple[VrfConfig, ...] | None:
+    items = _read_array(reader, path, raw)
+    if items is None:
+        return None
+    speaker = done.get("speaker")
+    vnis = done.get("vnis", ())
+    l2 = {vni.vni: i for i, vni in enumerate(vnis)}
+    names: dict[str, int] = {}
+    l3: dict[int, int] = {}
+    vrfs: list[VrfConfig] = []
+    all_clean = True
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]"
+        values, clean = reader.table(where, item, _VRF_KEYS, f"a table ([[{path}]])")
+        name, l3vni = values.get("name"), values.get("l3vni")
+        if name is not None:
+            if name in names:
+                reader.fail(f"{where}.name", f"{_quote(name)} is already the name of {path}[{names[name]}]")
+                clean = False
+            else:
+                names[name] = index
+        if l3vni is not None:
+            if (why := _l3vni_clash(l3vni, l2, l3)) is not None:
+                reader.fail(f"{where}.l3vni", why)
+                clean = False
+            else:
+                l3[l3vni] = index
+        if clean and isinstance(speaker, SpeakerConfig):
+            # After the L2 VNIs' RDs (1..len(vnis)), so that every RD of ours is distinct.
+            if (why := _resolve_auto(values, speaker, len(vnis) + index + 1, values["l3vni"])) is None:
+                vrfs.append(VrfConfig(**values))
+            else:
+                reader.fail(f"{where}.rd", why)
+                clean = False
+        all_clean = all_clean and clean
+    return tuple(vrfs) if all_clean and isinstance(speaker, SpeakerConfig) else None
+
+
+def _check_references(reader: _Reader, data: Mapping[str, Any], done: Mapping[str, Any]) -> None:
+    """Each ``vnis[N].vrf`` must name a ``[[vrfs]]`` table (checked once both are read)."""
+    if "vnis" not in done or ("vrfs" in data and "vrfs" not in done):
+        return  # the tables' own errors are reported; a reference check would only add noise
+    known = {vrf.name for vrf in done.get("vrfs", ())}
+    for index, vni in enumerate(done["vnis"]):
+        if vni.vrf is not None and vni.vrf not in known:
+            reader.fail(f"vnis[{index}].vrf", _unknown_vrf(vni.vrf, known))
+
+
 @attrs.frozen
 class _Section:
     """A top-level key: how to read it, and whether it must be there.
@@ -603,6 +1071,8 @@ class _Section:
 _SECTIONS: Final[Mapping[str, _Section]] = {
     "speaker": _Section(_read_speaker, required=True, form="[speaker]"),
     "peers": _Section(_read_peers, form="[[peers]]"),
+    "vnis": _Section(_read_vnis, form="[[vnis]]"),
+    "vrfs": _Section(_read_vrfs, form="[[vrfs]]"),
 }
 
 
@@ -625,6 +1095,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         value = section.read(reader, name, data[name], done)
         if value is not None:
             done[name] = value
+    _check_references(reader, data, done)
     if reader.errors:
         raise ConfigError("\n".join(reader.errors))
     return Config(**done)

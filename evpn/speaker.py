@@ -22,6 +22,7 @@ import trio
 from evpn.config import Config, PeerConfig, family_name
 from evpn.errors import Action
 from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn
+from evpn.origination import find_vni, local_routes, mac_ip_route
 from evpn.session import (
     BeginRouteRefresh,
     Down,
@@ -40,7 +41,7 @@ from evpn.session import (
 )
 from evpn.session import EndOfRib as SessionEndOfRib
 from evpn.tcp_md5 import set_md5sig
-from evpn.types import ip_bytes
+from evpn.types import ip_bytes, mac_bytes
 from evpn.wire.attributes import (
     AS_SEQUENCE,
     AsPath,
@@ -236,6 +237,18 @@ class Speaker:
                     peer.pending[key] = local
                     peer.wake()
 
+    def add_mac(self, vni: int, mac: str, ip: str | None = None) -> None:
+        """Originate a type-2 route for a local ``mac`` (and ``ip``) in the configured ``vni``,
+        with the same RD, labels and communities as the configured MACs (RFC 7432 §7.2, §9;
+        RFC 9135 §5.1 when the VNI is bound to a VRF).  ValueError if ``vni`` is not configured."""
+        self._announce_local([mac_ip_route(self.config, find_vni(self.config, vni), *self._mac_ip(mac, ip))])
+
+    def remove_mac(self, vni: int, mac: str, ip: str | None = None) -> None:
+        """Withdraw the type-2 route of ``mac`` (and ``ip``) in ``vni`` (RFC 7432 §9).
+        ValueError if ``vni`` is not configured; a MAC not originated is ignored."""
+        route, _, _ = mac_ip_route(self.config, find_vni(self.config, vni), *self._mac_ip(mac, ip))
+        self.withdraw([route])
+
     def reset(self, peer: str, communication: str = "") -> None:
         """Close the session with ``peer`` with a Cease/Administrative Reset carrying the RFC 9003
         shutdown ``communication``; it re-establishes after the idle hold time (RFC 4486 §4)."""
@@ -260,6 +273,22 @@ class Speaker:
                     peer.wake()
 
     # --- internals -----------------------------------------------------------------
+
+    @staticmethod
+    def _mac_ip(mac: str, ip: str | None) -> tuple[bytes, bytes]:
+        raw = mac_bytes(mac)
+        if raw[0] & 1 or raw == bytes(6):
+            raise ValueError(f"{mac!r} is not the MAC address of a host (zero, multicast or broadcast)")
+        return raw, ip_bytes(ip, allow_none=True)
+
+    def _announce_local(self, routes: Iterable[tuple[Nlri, tuple[Attribute, ...], str]]) -> None:
+        """Announce ``(route, attributes, next hop)`` triples, one :meth:`announce` per shared
+        next hop and attributes."""
+        groups: dict[tuple[tuple[Attribute, ...], str], list[Nlri]] = {}
+        for route, attributes, next_hop in routes:
+            groups.setdefault((attributes, next_hop), []).append(route)
+        for (attributes, next_hop), members in groups.items():
+            self.announce(members, attributes=attributes, next_hop=next_hop)
 
     def _peer(self, address: str) -> _Peer:
         try:
@@ -671,6 +700,7 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
     """
     async with trio.open_nursery() as nursery:
         speaker = Speaker(config, nursery)
+        speaker._announce_local(local_routes(config))  # the [[vnis]] and [[vrfs]] routes, before any peer is up
         await nursery.start(speaker._run)
         try:
             yield speaker

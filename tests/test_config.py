@@ -17,11 +17,16 @@ from evpn.config import (
     Config,
     PeerConfig,
     SpeakerConfig,
+    VniConfig,
+    VrfConfig,
     family_name,
     load_config,
     parse_config,
 )
 from evpn.errors import ConfigError
+from evpn.types import RouteDistinguisher
+from evpn.wire.extcommunities import RouteTarget
+from evpn.wire.prefixes import Prefix
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -281,9 +286,9 @@ RULES: list[tuple[str, Any, str, str]] = [
     # the top level
     ("speaker", DELETE, "speaker", "required table is missing ([speaker])"),
     ("speaker", [{"asn": 65001}], "speaker", "expected a table ([speaker]), got array"),
-    ("vnis", [{"vni": 100}], "vnis", "unknown key (known keys here: speaker, peers)"),
-    ("vrfs", [{"name": "red"}], "vrfs", "unknown key"),
-    ("dataplane", {"kind": "linux"}, "dataplane", "unknown key"),
+    ("dataplane", {"kind": "linux"}, "dataplane", "unknown key (known keys here: speaker, peers, vnis, vrfs)"),
+    ("vnis", {"vni": 100}, "vnis", "expected an array of tables ([[vnis]]), got table"),
+    ("vrfs", [{"name": "red", "l3vni": 5000}], "vrfs[0].router_mac", "required key is missing"),
     ("peer", [], "peer", "unknown key (did you mean peers?)"),
     # [speaker]
     ("speaker.asn", DELETE, "speaker.asn", "required key is missing"),
@@ -441,10 +446,10 @@ def test_every_error_is_reported_at_once() -> None:
             {"address": "198.18.2.2", "asn": 65002, "hold_time": 1},
             {"address": "198.18.2.2", "asn": "x"},
         ],
-        "vnis": [],
+        "dataplane": {},
     }
     assert errors_of(data) == [
-        "config.toml: vnis: unknown key (known keys here: speaker, peers)",
+        "config.toml: dataplane: unknown key (known keys here: speaker, peers, vnis, vrfs)",
         "config.toml: speaker.hold: unknown key (did you mean hold_time?)",
         "config.toml: speaker.asn: 0 is not allowed (AS 0 is reserved and must not appear in an OPEN, RFC 7607)",
         "config.toml: peers[0].hold_time: 1 is not allowed (0 or 3..65535, RFC 4271 §4.2)",
@@ -610,4 +615,221 @@ def test_docs_reference_table_lists_every_key() -> None:
     rows = re.findall(r"^\| `([\w.\[\]]+)` \|", DOCS.read_text(encoding="utf-8"), flags=re.M)
     expected = [f"speaker.{f.name}" for f in attrs.fields(SpeakerConfig)]
     expected += [f"peers[N].{f.name}" for f in attrs.fields(PeerConfig)]
+    expected += [f"vnis[N].{f.name}" for f in attrs.fields(VniConfig)]
+    expected += [f"vrfs[N].{f.name}" for f in attrs.fields(VrfConfig)]
     assert rows == expected
+
+
+# --- [[vnis]] and [[vrfs]] --------------------------------------------------------------
+
+# The issue's local-origination example, byte for byte (docs/configuration.md, "Local VNIs and VRFs").
+EVPN_EXAMPLE = """\
+[[vnis]]
+vni = 100
+vtep = "198.18.2.1"
+rd = "auto"
+import_targets = ["auto"]        # or explicit "ASN:NN" strings
+export_targets = ["auto"]
+macs = [{ mac = "02:aa:00:00:00:01", ip = "198.19.100.11" }, { mac = "02:aa:00:00:00:02" }]
+
+[[vrfs]]
+name = "tenant1"
+l3vni = 5000
+router_mac = "02:aa:00:00:50:00"
+rd = "auto"
+import_targets = ["auto"]
+export_targets = ["auto"]
+prefixes = ["198.19.50.0/24"]
+"""
+
+RT100 = RouteTarget(65001, 100, kind=0)
+RT5000 = RouteTarget(65001, 5000, kind=0)
+MAC1, MAC2 = bytes.fromhex("02aa00000001"), bytes.fromhex("02aa00000002")
+EVPN_VNI = VniConfig(
+    vni=100,
+    vtep="198.18.2.1",
+    rd=RouteDistinguisher.parse("198.18.2.1:1"),
+    import_targets=(RT100,),
+    export_targets=(RT100,),
+    macs=((MAC1, bytes([198, 19, 100, 11])), (MAC2, b"")),
+)
+EVPN_VRF = VrfConfig(
+    name="tenant1",
+    l3vni=5000,
+    router_mac=bytes.fromhex("02aa00005000"),
+    rd=RouteDistinguisher.parse("198.18.2.1:2"),
+    import_targets=(RT5000,),
+    export_targets=(RT5000,),
+    prefixes=(Prefix(bytes([198, 19, 50, 0]), 24),),
+)
+
+
+def evpn_example() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE + "\n" + EVPN_EXAMPLE)
+
+
+def test_evpn_example_loads_exactly() -> None:
+    config = parse_config(evpn_example())
+    assert config == attrs.evolve(EXAMPLE_CONFIG, vnis=(EVPN_VNI,), vrfs=(EVPN_VRF,))
+    (vni,), (vrf,) = config.vnis, config.vrfs
+    assert str(vni.rd) == "198.18.2.1:1" and str(vrf.rd) == "198.18.2.1:2"
+    assert [str(t) for t in vni.export_targets + vrf.export_targets] == ["65001:100", "65001:5000"]
+    assert (vni.vrf, vrf.vtep) == (None, None)
+
+
+def test_docs_evpn_example_is_the_issues_example() -> None:
+    blocks = doc_blocks("Example")
+    assert blocks[2] == ("toml", EVPN_EXAMPLE)
+
+
+def test_evpn_defaults_are_auto() -> None:
+    data = example()
+    data["vnis"] = [{"vni": 100, "vtep": "198.18.2.1"}, {"vni": 200, "vtep": "2001:DB8::1"}]
+    data["vrfs"] = [{"name": "a", "l3vni": 5000, "router_mac": "02:aa:00:00:50:00"}]
+    config = parse_config(data)
+    assert [str(v.rd) for v in config.vnis] == ["198.18.2.1:1", "198.18.2.1:2"]
+    assert str(config.vrfs[0].rd) == "198.18.2.1:3"  # after the VNIs' RDs: all distinct
+    assert config.vnis[1].vtep == "2001:db8::1"
+    assert config.vnis[1].import_targets == (RouteTarget(65001, 200, kind=0),)
+    assert config.vnis[0].macs == () and config.vrfs[0].prefixes == ()
+
+
+def test_auto_route_target_takes_the_low_16_bits_of_a_4_octet_as() -> None:
+    data = changed(example(), "speaker.asn", 4200000001)  # 0xFA56EA01: low 16 bits 59905
+    data["vnis"] = [{"vni": 100, "vtep": "198.18.2.1"}]
+    (vni,) = parse_config(data).vnis
+    assert vni.export_targets == (RouteTarget(59905, 100, kind=0),)
+    assert vni.export_targets[0].encode() == bytes.fromhex("0002ea0100000064")
+
+
+def test_explicit_targets_and_rd() -> None:
+    data = evpn_example()
+    data["vnis"][0] |= {"rd": "65001:7", "import_targets": ["auto", "65001:100", "4200000000:9", "198.18.2.1:5"]}
+    data["vnis"][0]["export_targets"] = ["65099:1"]
+    (vni,) = parse_config(data).vnis
+    assert str(vni.rd) == "65001:7"
+    # "auto" written out again is the same target, listed once
+    assert vni.import_targets == (RT100, RouteTarget(4200000000, 9, kind=2), RouteTarget("198.18.2.1", 5))
+    assert vni.export_targets == (RouteTarget(65099, 1, kind=0),)
+
+
+def test_vni_bound_to_a_vrf() -> None:
+    data = changed(evpn_example(), "vnis[0].vrf", "tenant1")
+    assert parse_config(data).vnis[0].vrf == "tenant1"
+
+
+# (key to change in the EVPN example, its new value, the key path the error must name, what it must say)
+EVPN_RULES: list[tuple[str, Any, str, str]] = [
+    ("vnis[0].vni", DELETE, "vnis[0].vni", "required key is missing"),
+    ("vnis[0].vni", 0, "vnis[0].vni", "0 is out of range (1..16777215, a 24-bit VXLAN VNI, RFC 7348 §5)"),
+    ("vnis[0].vni", 16777216, "vnis[0].vni", "16777216 is out of range"),
+    ("vnis[0].vni", True, "vnis[0].vni", "expected an integer, got boolean true"),
+    ("vnis[0].vni", 5000, "vrfs[0].l3vni", "5000 is already the L2 VNI of vnis[0] (an L3 VNI needs its own"),
+    ("vnis[0].vtep", "vtep1", "vnis[0].vtep", '"vtep1" is not an IPv4 or IPv6 address'),
+    ("vnis[0].vtep", "224.0.0.1", "vnis[0].vtep", "is a multicast address"),
+    ("vnis[0].rd", "65001", "vnis[0].rd", '"65001" is not a route distinguisher'),
+    ("vnis[0].rd", 1, "vnis[0].rd", "expected a string, got integer 1"),
+    ("vnis[0].import_targets", [], "vnis[0].import_targets", "must not be empty"),
+    ("vnis[0].import_targets", "auto", "vnis[0].import_targets", "expected an array of route targets"),
+    ("vnis[0].export_targets", ["auto", "65001:x"], "vnis[0].export_targets[1]", '"65001:x" is not a route target'),
+    ("vnis[0].export_targets", ["1:1", "1:1"], "vnis[0].export_targets[1]", '"1:1" is already listed at [0]'),
+    ("vnis[0].export_targets", [100], "vnis[0].export_targets[0]", "expected a route target (a string)"),
+    ("vnis[0].macs", [{"mac": "zz"}], "vnis[0].macs[0].mac", '"zz" is not a MAC address'),
+    ("vnis[0].macs", [{"mac": "01:00:5e:00:00:01"}], "vnis[0].macs[0].mac", "is a group (multicast or broadcast)"),
+    ("vnis[0].macs", [{"mac": "ff:ff:ff:ff:ff:ff"}], "vnis[0].macs[0].mac", "is a group"),
+    ("vnis[0].macs", [{"mac": "00:00:00:00:00:00"}], "vnis[0].macs[0].mac", "is the zero MAC address"),
+    ("vnis[0].macs", [{"ip": "198.19.100.11"}], "vnis[0].macs[0].mac", "required key is missing"),
+    ("vnis[0].macs", [{"mac": "02:aa:00:00:00:01", "ipp": "x"}], "vnis[0].macs[0].ipp", "unknown key (did you mean ip?)"),
+    ("vnis[0].macs", [{"mac": "02:aa:00:00:00:01", "ip": "198.19.100.300"}], "vnis[0].macs[0].ip", "not an IPv4"),
+    ("vnis[0].macs", [{"mac": "02:aa:00:00:00:01", "ip": "0.0.0.0"}], "vnis[0].macs[0].ip", "unspecified"),
+    ("vnis[0].macs", ["02:aa:00:00:00:01"], "vnis[0].macs[0]", "expected a table { mac = ..., ip = ... }"),
+    (
+        "vnis[0].macs",
+        [{"mac": "02:aa:00:00:00:01"}, {"mac": "02-AA-00-00-00-01"}],
+        "vnis[0].macs[1]",
+        "this MAC is already listed at [0]",
+    ),
+    ("vnis[0].vrf", "tenant2", "vnis[0].vrf", '"tenant2" is not the name of a [[vrfs]] table (did you mean "tenant1"?'),
+    ("vnis[0].vrf", "", "vnis[0].vrf", "is not a VRF name"),
+    ("vnis[0].vnid", 10, "vnis[0].vnid", "unknown key (did you mean vni?)"),
+    ("vnis[1]", {"vni": 100, "vtep": "198.18.2.1"}, "vnis[1].vni", "100 is already the VNI of vnis[0]"),
+    ("vrfs[0].name", DELETE, "vrfs[0].name", "required key is missing"),
+    ("vrfs[0].l3vni", 0, "vrfs[0].l3vni", "0 is out of range"),
+    ("vrfs[0].router_mac", "ff:ff:ff:ff:ff:ff", "vrfs[0].router_mac", "is a group"),
+    ("vrfs[0].router_mac", 1, "vrfs[0].router_mac", "expected a string, got integer 1"),
+    ("vrfs[0].rd", "198.18.2.1:70000", "vrfs[0].rd", "is not a route distinguisher"),
+    ("vrfs[0].prefixes", ["198.19.50.1/24"], "vrfs[0].prefixes[0]", "is not an IP prefix without host bits"),
+    ("vrfs[0].prefixes", ["tenant"], "vrfs[0].prefixes[0]", "is not an IP prefix"),
+    ("vrfs[0].prefixes", ["2001:db8::/64", "2001:db8::/64"], "vrfs[0].prefixes[1]", "is already listed at [0]"),
+    ("vrfs[0].vtep", "0.0.0.0", "vrfs[0].vtep", "unspecified"),
+    ("vrfs[0].l2vni", 100, "vrfs[0].l2vni", "unknown key (did you mean l3vni?)"),
+    ("vrfs[1]", EVPN_EXAMPLE_VRF2 := {"name": "tenant1", "l3vni": 5001, "router_mac": "02:00:00:00:00:01"},
+     "vrfs[1].name", '"tenant1" is already the name of vrfs[0]'),
+    ("vrfs[1]", EVPN_EXAMPLE_VRF2 | {"name": "t2", "l3vni": 5000}, "vrfs[1].l3vni", "is already the L3 VNI of vrfs[0]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "value", "path", "why"), EVPN_RULES, ids=[f"{r[0]}={r[1]!r}"[:60] for r in EVPN_RULES])
+def test_evpn_rule(key: str, value: Any, path: str, why: str) -> None:
+    data = evpn_example()
+    if key.endswith("[1]"):
+        data[key[:-3]].append(value)
+    else:
+        data = changed(data, key, value)
+    error = one_error(data)
+    assert error.startswith(f"config.toml: {path}: "), error
+    assert why in error, error
+
+
+def test_vrf_reference_without_any_vrf() -> None:
+    data = changed(evpn_example(), "vnis[0].vrf", "red")
+    del data["vrfs"]
+    assert one_error(data) == 'config.toml: vnis[0].vrf: "red" is not the name of a [[vrfs]] table (known: none)'
+
+
+EVPN_CONSTRUCTED: list[tuple[Callable[[], object], str]] = [
+    (lambda: attrs.evolve(EVPN_VNI, vni=0), "VniConfig.vni: 0 is out of range"),
+    (lambda: attrs.evolve(EVPN_VNI, vtep="x"), 'VniConfig.vtep: "x" is not an IPv4 or IPv6 address'),
+    (lambda: attrs.evolve(EVPN_VNI, rd="auto"), "VniConfig.rd: expected a RouteDistinguisher"),
+    (lambda: attrs.evolve(EVPN_VNI, export_targets=["auto"]), 'VniConfig.export_targets[0]: expected a RouteTarget'),
+    (lambda: attrs.evolve(EVPN_VNI, macs=[("01:00:00:00:00:01", None)]), "VniConfig.macs[0].mac: 01:00:00:00:00:01 is a group"),
+    (lambda: attrs.evolve(EVPN_VRF, router_mac="x"), 'VrfConfig.router_mac: "x" is not a MAC address'),
+    (lambda: attrs.evolve(EVPN_VRF, prefixes=["198.19.50.1/24"]), "VrfConfig.prefixes[0]: "),
+    (lambda: Config(EXAMPLE_CONFIG.speaker, vnis=(EVPN_VNI, EVPN_VNI)), "Config.vnis[1].vni: 100 is already the VNI of vnis[0]"),
+    (lambda: Config(EXAMPLE_CONFIG.speaker, vnis=(attrs.evolve(EVPN_VNI, vrf="x"),)), 'Config.vnis[0].vrf: "x" is not the name'),
+    (
+        lambda: Config(EXAMPLE_CONFIG.speaker, vnis=(attrs.evolve(EVPN_VNI, vni=5000),), vrfs=(EVPN_VRF,)),
+        "Config.vrfs[0].l3vni: 5000 is already the L2 VNI of vnis[0]",
+    ),
+    (lambda: Config(EXAMPLE_CONFIG.speaker, vrfs=(EVPN_VRF, EVPN_VRF)), 'Config.vrfs[1].name: "tenant1" is already the name'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("build", "message"), EVPN_CONSTRUCTED)
+def test_evpn_constructors_check_their_fields(build: Callable[[], object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_evpn_constructors_convert_text() -> None:
+    vni = VniConfig(100, "198.18.2.1", "198.18.2.1:1", ["65001:100"], ("65001:100",), [("02:aa:00:00:00:01", None)])
+    assert vni == attrs.evolve(EVPN_VNI, macs=((MAC1, b""),))
+    vrf = VrfConfig(
+        "tenant1", 5000, "02:aa:00:00:50:00", "198.18.2.1:2", ["65001:5000"], ["65001:5000"], ["198.19.50.0/24"]
+    )
+    assert vrf == EVPN_VRF
+    hash(Config(EXAMPLE_CONFIG.speaker, vnis=[attrs.evolve(vni, vrf="tenant1")], vrfs=[vrf]))
+
+
+def test_auto_rd_needs_a_16_bit_index() -> None:
+    """A type-1 RD's assigned number is 16 bits (RFC 4364 §4.2): the 65536th table needs an explicit RD."""
+    data = example()
+    data["vnis"] = [{"vni": n, "vtep": "198.18.2.1"} for n in range(1, 65536)]
+    data["vrfs"] = [{"name": "a", "l3vni": 70000, "router_mac": "02:aa:00:00:50:00"}]
+    assert one_error(data) == (
+        'config.toml: vrfs[0].rd: "auto" would be 198.18.2.1:65536, but the assigned number of an IPv4 RD '
+        'is at most 65535 (RFC 4364 §4.2): give this table an explicit "rd"'
+    )
+    data["vrfs"][0]["rd"] = "65001:70000"
+    assert str(parse_config(data).vnis[-1].rd) == "198.18.2.1:65535"

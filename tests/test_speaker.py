@@ -24,8 +24,9 @@ import pytest
 import trio
 import trio.testing
 
-from evpn.config import Config, PeerConfig, SpeakerConfig
+from evpn.config import Config, PeerConfig, SpeakerConfig, VniConfig, VrfConfig
 from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn
+from evpn.origination import local_routes
 from evpn.speaker import _EVENT_BUFFER, Speaker, open_speaker
 from evpn.tcp_md5 import set_md5sig
 from evpn.wire import (
@@ -38,6 +39,7 @@ from evpn.wire import (
     MacIpRoute,
     Origin,
     PmsiTunnel,
+    RouterMac,
     RouteTarget,
     TunnelType,
 )
@@ -697,3 +699,82 @@ def test_orchestrator_example_runs() -> None:
     assert "leaf1: VNI 200: remote VTEP 198.18.0.2 (from 127.0.0.2)" in lines
     assert "leaf2: VNI 100: remote VTEP 198.18.0.1 (from 127.0.0.1)" in lines
     assert "leaf2: VNI 200: remote VTEP 198.18.0.1 (from 127.0.0.1)" in lines
+
+
+# --- local origination: [[vnis]] and [[vrfs]] ------------------------------------------------
+
+
+def originating_pair() -> tuple[Config, Config]:
+    """A with VNI 100 (two MACs, bound to VRF tenant1) and VRF tenant1 (one prefix); B plain."""
+    a, b = memory_pair()
+    vni = VniConfig(
+        100,
+        "198.18.0.1",
+        "198.18.0.1:1",
+        ["65001:100"],
+        ["65001:100"],
+        [("02:aa:00:00:00:01", "198.19.100.11"), ("02:aa:00:00:00:02", None)],
+        vrf="tenant1",
+    )
+    vrf = VrfConfig(
+        "tenant1", 5000, "02:aa:00:00:50:00", "198.18.0.1:2", ["65001:5000"], ["65001:5000"], ["198.19.50.0/24"]
+    )
+    return attrs.evolve(a, vnis=(vni,), vrfs=(vrf,)), b
+
+
+async def test_configured_routes_at_session_start_and_add_remove_mac(autojump_clock: trio.testing.MockClock) -> None:
+    a_config, b_config = originating_pair()
+    expected = {route.key: (route, attributes, hop) for route, attributes, hop in local_routes(a_config)}
+    with trio.fail_after(30):
+        async with two_speakers(a_config, b_config) as pair:
+            a, b, rb = pair.a, pair.b, pair.rb
+            assert a.statistics().local_routes == 4  # originated before any peer is up
+            await connect(a, b)
+            await rb.wait_for(lambda: rb.of(EndOfRib))
+            # RFC 4724 §2: the configured routes are the initial transfer, before End-of-RIB.
+            assert rb.of(EndOfRib) == [EndOfRib(A_ID, "l2vpn-evpn", 4)]
+            added = rb.of(RouteAdded)
+            assert {event.route.key for event in added} == set(expected)
+            for event in added:
+                route, attributes, hop = expected[event.route.key]
+                assert event.route == route
+                assert event.next_hop == socket.inet_aton(hop)
+                got = by_type(event.attributes)
+                for attribute in attributes:
+                    assert got[type(attribute)] == attribute
+            types = sorted((e.route.route_type, getattr(e.route, "label2", None) or 0) for e in added)
+            assert types == [(2, 0), (2, 5000), (3, 0), (5, 0)]
+
+            # Run time: a new MAC+IP in VNI 100 gets label2 5000 and the router MAC, as configured ones do.
+            a.add_mac(100, "02:aa:00:00:00:03", "198.19.100.13")
+            await rb.wait_for(lambda: len(rb.of(RouteAdded)) == 5)
+            new = rb.of(RouteAdded)[-1]
+            assert new.route == MacIpRoute(
+                rd="198.18.0.1:1", mac="02:aa:00:00:00:03", ip="198.19.100.13", label1=100, label2=5000
+            )
+            assert by_type(new.attributes)[ExtendedCommunities] == ExtendedCommunities(
+                [
+                    RouteTarget(65001, 100),
+                    RouteTarget(65001, 5000),
+                    Encapsulation(TunnelType.VXLAN),
+                    RouterMac("02:aa:00:00:50:00"),
+                ]
+            )
+            assert b.statistics().peers[0].routes_received == 5
+
+            a.remove_mac(100, "02:aa:00:00:00:03", "198.19.100.13")
+            a.remove_mac(100, "02:aa:00:00:00:02")  # a configured one may go too
+            await rb.wait_for(lambda: len(rb.of(RouteWithdrawn)) == 2)
+            withdrawn = {(e.route.mac, e.route.ip) for e in rb.of(RouteWithdrawn)}
+            assert withdrawn == {
+                (bytes.fromhex("02aa00000003"), socket.inet_aton("198.19.100.13")),
+                (bytes.fromhex("02aa00000002"), b""),
+            }
+            assert a.statistics().local_routes == 3
+
+            with pytest.raises(ValueError, match=r"^VNI 200 is not configured"):
+                a.add_mac(200, "02:aa:00:00:00:04")
+            with pytest.raises(ValueError, match=r"^VNI 200 is not configured"):
+                a.remove_mac(200, "02:aa:00:00:00:04")
+            with pytest.raises(ValueError, match="not the MAC address of a host"):
+                a.add_mac(100, "ff:ff:ff:ff:ff:ff")

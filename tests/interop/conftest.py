@@ -24,6 +24,13 @@ the tests against another program):
       hold_time = 3                  # optional: overrides [speaker] hold_time
       families = ["l2vpn-evpn"]
 
+      [[vnis]]                       # optional, any number; and [[vrfs]] (docs/configuration.md)
+      vni = 100
+      vtep = "198.18.0.1"
+      macs = [{ mac = "02:aa:00:00:00:01", ip = "198.19.100.11" }]
+
+  The driver originates the routes of ``[[vnis]]``/``[[vrfs]]`` (type 3 per VNI, type 2 per MAC,
+  type 5 per VRF prefix) to every peer, as ``evpn.origination.local_routes`` builds them.
 * ROUTES.json: ``{"next_hop": "198.18.0.1", "routes": [ROUTE, ...]}`` with each ROUTE in the JSON
   shape of ``python -m evpn decode --json`` (``evpn.wire.jsonform.nlri_json``), e.g.
   ``{"route_type": 2, "rd": "198.18.0.1:100", "esi": "00:00:00:00:00:00:00:00:00:00",

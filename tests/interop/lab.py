@@ -714,12 +714,15 @@ class Lab:
         speaker: dict[str, Any],
         peers: Sequence[dict[str, Any]],
         routes: dict[str, Any] | None = None,
+        *,
+        vnis: Sequence[dict[str, Any]] = (),
+        vrfs: Sequence[dict[str, Any]] = (),
     ) -> Speaker:
         """Run the speaker driver: ``python -u PROGRAM CONFIG.toml [--announce ROUTES.json]`` in ``ns``,
-        with CONFIG.toml written from ``speaker``/``peers`` and ROUTES.json from ``routes``."""
+        with CONFIG.toml written from ``speaker``/``peers``/``vnis``/``vrfs`` and ROUTES.json from ``routes``."""
         n = len(self.speakers) + 1
         config = self.workdir / f"speaker{n}.toml"
-        config.write_text(speaker_toml(speaker, peers))
+        config.write_text(speaker_toml(speaker, peers, vnis=vnis, vrfs=vrfs))
         args: list[str | os.PathLike[str]] = [config]
         if routes is not None:
             args += ["--announce", write_json(self.workdir / f"routes{n}.json", routes)]
@@ -765,17 +768,26 @@ def _toml_value(value: object) -> str:
         return json.dumps(value)  # a TOML basic string for the ASCII we use
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
     raise TypeError(f"no TOML form for {value!r}")
 
 
-def speaker_toml(speaker: dict[str, Any], peers: Sequence[dict[str, Any]]) -> str:
-    """CONFIG.toml for the speaker driver: ``[speaker]`` then one ``[[peers]]`` table per peer
-    (keys with a ``None`` value are left out)."""
+def speaker_toml(
+    speaker: dict[str, Any],
+    peers: Sequence[dict[str, Any]],
+    *,
+    vnis: Sequence[dict[str, Any]] = (),
+    vrfs: Sequence[dict[str, Any]] = (),
+) -> str:
+    """CONFIG.toml for the speaker driver: ``[speaker]`` then one ``[[peers]]`` table per peer,
+    one ``[[vnis]]`` per VNI and one ``[[vrfs]]`` per VRF (keys with a ``None`` value are left out)."""
     lines = ["[speaker]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in speaker.items() if v is not None]
-    for peer in peers:
-        lines += ["", "[[peers]]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in peer.items() if v is not None]
+    for section, tables in (("peers", peers), ("vnis", vnis), ("vrfs", vrfs)):
+        for table in tables:
+            lines += ["", f"[[{section}]]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
     return "\n".join(lines) + "\n"
 
 
@@ -805,8 +817,8 @@ def is_route_event(action: str, peer: str, **route: object) -> Callable[[dict[st
 
 def frr_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
     """``show bgp l2vpn evpn route detail json`` as one flat dict per path:
-    ``route_type, rd, ethernet_tag, mac, ip`` (type 2), ``originator_ip`` (type 3), ``vni``,
-    ``next_hop``, ``communities`` (FRR's words, e.g. ``{"RT:65001:100", "ET:8"}``), ``pmsi``,
+    ``route_type, rd, ethernet_tag, mac, ip`` (type 2), ``originator_ip`` (type 3), ``vni``
+    (label1), ``l3vni`` (label2 of a type-2 route, else ``None``), ``next_hop``, ``communities`` (FRR's words, e.g. ``{"RT:65001:100", "ET:8"}``), ``pmsi``,
     ``peer``, ``valid``."""
     out: list[dict[str, Any]] = []
     for rd, by_prefix in table.items():
@@ -821,6 +833,8 @@ def frr_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
                     route_type = int(merged.get("routeType", prefix[1:2] or 0))
                     nexthops = merged.get("nexthops") or [{}]
                     vni = merged.get("vni", merged.get("VNI"))
+                    # "100" or, with a second label (symmetric IRB), "100/5000"
+                    l2vni, _, l3vni = str(vni).partition("/") if vni is not None else ("", "", "")
                     out.append(
                         {
                             "route_type": route_type,
@@ -830,7 +844,8 @@ def frr_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
                             "mac": merged.get("mac") if route_type == 2 else None,
                             "ip": merged.get("ip") if route_type == 2 else None,
                             "originator_ip": merged.get("ip") if route_type == 3 else None,
-                            "vni": int(vni) if vni is not None else None,
+                            "vni": int(l2vni) if l2vni else None,
+                            "l3vni": int(l3vni) if l3vni else None,
                             "next_hop": nexthops[0].get("ip"),
                             "communities": set(merged.get("extendedCommunity", {}).get("string", "").split()),
                             "pmsi": merged.get("pmsi"),

@@ -1,6 +1,7 @@
 """The interop tests' speaker: ``python -u speaker_driver.py CONFIG.toml [--announce ROUTES.json]``.
 
-It runs :func:`evpn.open_speaker` on CONFIG, announces the routes of ROUTES.json
+It runs :func:`evpn.open_speaker` on CONFIG (which originates the routes of its ``[[vnis]]``
+and ``[[vrfs]]`` tables by itself), announces the routes of ROUTES.json
 (``{"next_hop": ADDR, "routes": [ROUTE, ...]}`` in the decode JSON shape, optionally with a
 ``"vni"`` key) to every peer, and prints each event as ``python -m evpn run --json --routes``
 does.  Each route gets the route target ``ASN:VNI`` and the VXLAN encapsulation community

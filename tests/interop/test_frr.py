@@ -7,6 +7,7 @@ at 198.18.0.2 (AS 65002) with ``timers bgp 3 9`` and ``timers connect 1``.  The 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,12 @@ class Net:
         password: str | None = None,
         hold_time: int = 9,
         routes: dict[str, Any] | None = None,
+        vnis: Sequence[dict[str, Any]] = (),
+        vrfs: Sequence[dict[str, Any]] = (),
     ) -> Speaker:
         speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
         peer = {"address": FRR, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
-        return self.lab.driver(self.us, self.driver, speaker, [peer], routes)
+        return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs)
 
 
 @pytest.fixture
@@ -173,6 +176,71 @@ def test_our_routes_reach_frr(net: Net) -> None:
     assert imet["originator_ip"] == US
     assert imet["pmsi"] is not None and imet["pmsi"]["tunnelType"] == "Ingress Replication", imet
     assert any(c.startswith(f"RT:{US_AS}:") for c in imet["communities"]), imet
+
+
+def test_configured_vni_routes_reach_frr(net: Net) -> None:
+    """Local origination: a ``[[vnis]]`` table (auto RD and RTs, two MACs) and no ``--announce``.
+    FRR shows the type-3 with RT 65001:100, encapsulation VXLAN and a PMSI tunnel (ingress
+    replication, label 100), and the type-2 routes with label1 100 (RFC 8365 §5.1.3)."""
+    frr = net.start_frr()
+    vni = {
+        "vni": VNI, "vtep": US, "rd": "auto", "import_targets": ["auto"], "export_targets": ["auto"],
+        "macs": [{"mac": "02:aa:00:00:00:01", "ip": "198.19.100.11"}, {"mac": "02:aa:00:00:00:02"}],
+    }  # fmt: skip
+    speaker = net.start_speaker(vnis=[vni])
+    assert_peer_up(speaker)
+    routes = wait_for(
+        lambda rs: len(find_routes(rs, peer=US, valid=True)) >= 3,
+        SESSION_UP,
+        probe=frr.evpn_routes,
+        what="our 3 configured routes, valid, in FRR",
+    )
+    ours = find_routes(routes, peer=US)
+    assert len(ours) == 3, ours
+    for r in ours:
+        assert r["rd"] == f"{US}:1", r  # auto: router-id:index of the VNI
+        assert (r["ethernet_tag"], r["next_hop"]) == (0, US), r
+        assert r["communities"] == {f"RT:{US_AS}:{VNI}", "ET:8"}, r  # auto RT ASN:VNI, VXLAN
+    [imet] = find_routes(ours, route_type=3)
+    assert imet["originator_ip"] == US
+    assert imet["pmsi"]["tunnelType"] == "Ingress Replication", imet
+    assert imet["pmsi"] == {"tunnelType": "Ingress Replication", "label": VNI}, imet
+    [mac_ip] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:01")
+    assert (mac_ip["ip"], mac_ip["vni"]) == ("198.19.100.11", VNI)
+    [mac_only] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:02")
+    assert (mac_only["ip"], mac_only["vni"]) == (None, VNI)
+
+
+def test_configured_vrf_routes_reach_frr(net: Net) -> None:
+    """Symmetric IRB (RFC 9135) and prefixes (RFC 9136): VNI 100 bound to VRF tenant1 (L3 VNI
+    5000).  FRR shows the MAC+IP route with labels 100/5000, both RTs and the router MAC, the
+    MAC-only route without them, and a type-5 route for the VRF prefix with label 5000."""
+    frr = net.start_frr()
+    vni = {
+        "vni": VNI, "vtep": US, "vrf": "tenant1",
+        "macs": [{"mac": "02:aa:00:00:00:01", "ip": "198.19.100.11"}, {"mac": "02:aa:00:00:00:02"}],
+    }  # fmt: skip
+    vrf = {"name": "tenant1", "l3vni": 5000, "router_mac": "02:aa:00:00:50:00", "prefixes": ["198.19.50.0/24"]}
+    speaker = net.start_speaker(vnis=[vni], vrfs=[vrf])
+    assert_peer_up(speaker)
+    routes = wait_for(
+        lambda rs: len(find_routes(rs, peer=US, valid=True)) >= 4,
+        SESSION_UP,
+        probe=frr.evpn_routes,
+        what="our 4 configured routes, valid, in FRR",
+    )
+    ours = find_routes(routes, peer=US)
+    assert len(ours) == 4, ours
+    rmac = "Rmac:02:aa:00:00:50:00"
+    [mac_ip] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:01")
+    assert (mac_ip["rd"], mac_ip["vni"], mac_ip["l3vni"]) == (f"{US}:1", VNI, 5000), mac_ip
+    assert mac_ip["communities"] == {f"RT:{US_AS}:{VNI}", f"RT:{US_AS}:5000", "ET:8", rmac}, mac_ip
+    [mac_only] = find_routes(ours, route_type=2, mac="02:aa:00:00:00:02")
+    assert (mac_only["vni"], mac_only["l3vni"]) == (VNI, None), mac_only
+    assert mac_only["communities"] == {f"RT:{US_AS}:{VNI}", "ET:8"}, mac_only
+    [prefix] = find_routes(ours, route_type=5)
+    assert (prefix["rd"], prefix["prefix"], prefix["vni"]) == (f"{US}:2", "[5]:[0]:[24]:[198.19.50.0]", 5000), prefix
+    assert (prefix["next_hop"], prefix["communities"]) == (US, {f"RT:{US_AS}:5000", "ET:8", rmac}), prefix
 
 
 def test_frr_routes_reach_us(net: Net) -> None:
