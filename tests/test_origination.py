@@ -6,6 +6,7 @@ import tomllib
 
 import attrs
 import pytest
+from test_config import EVPN_EXAMPLE
 
 from evpn.config import Config, SpeakerConfig, VniConfig, VrfConfig, parse_config
 from evpn.origination import find_vni, local_routes, mac_ip_route
@@ -24,29 +25,16 @@ from evpn.wire import (
 from evpn.wire.attributes import INGRESS_REPLICATION
 from evpn.wire.routes import decode_evpn_nlri
 
-# The issue's example: docs/configuration.md, "Local VNIs and VRFs".
-CONFIG = """\
+# The issue's example (docs/configuration.md, "Local VNIs and VRFs") under a [speaker] table.
+CONFIG = (
+    """\
 [speaker]
 asn = 65001
 router_id = "198.18.2.1"
 
-[[vnis]]
-vni = 100
-vtep = "198.18.2.1"
-rd = "auto"
-import_targets = ["auto"]        # or explicit "ASN:NN" strings
-export_targets = ["auto"]
-macs = [{ mac = "02:aa:00:00:00:01", ip = "198.19.100.11" }, { mac = "02:aa:00:00:00:02" }]
-
-[[vrfs]]
-name = "tenant1"
-l3vni = 5000
-router_mac = "02:aa:00:00:50:00"
-rd = "auto"
-import_targets = ["auto"]
-export_targets = ["auto"]
-prefixes = ["198.19.50.0/24"]
 """
+    + EVPN_EXAMPLE
+)
 
 VXLAN = Encapsulation(TunnelType.VXLAN)
 RT100, RT5000 = RouteTarget(65001, 100, kind=0), RouteTarget(65001, 5000, kind=0)
