@@ -919,3 +919,50 @@ def normalize_reason(text: object) -> str:
     for ch in "_-/:,()":
         out = out.replace(ch, " ")
     return " ".join(out.split())
+
+
+# --- the two-namespace topology both interop modules use ---------------------------
+
+US, PEER = "198.18.0.1", "198.18.0.2"  # our speaker and the peer daemon, on one veth
+US_AS, PEER_AS = 65001, 65002
+VNI = 100
+ZERO_ESI = "00:00:00:00:00:00:00:00:00:00"
+
+OUR_ROUTES: dict[str, Any] = {
+    "next_hop": US,
+    "routes": [
+        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
+         "mac": "02:aa:00:00:00:01", "ip": "198.19.100.11", "label1": VNI, "label2": None},
+        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
+         "mac": "02:aa:00:00:00:02", "ip": None, "label1": VNI, "label2": None},
+        {"route_type": 3, "rd": f"{US}:{VNI}", "ethernet_tag": 0, "originator_ip": US},
+    ],
+}  # fmt: skip
+"""What the tests have our speaker announce: a MAC+IP, a MAC-only and a type-3 route in VNI 100."""
+
+
+class PeerNet:
+    """Our namespace and the peer's, joined by a veth, and how to start our speaker in it."""
+
+    def __init__(self, lab: Lab, driver: Path, peer_name: str) -> None:
+        self.lab, self.driver = lab, driver
+        self.us: Namespace = lab.namespace("evspk")
+        self.peer: Namespace = lab.namespace(peer_name)
+        self.us.veth_to(self.peer, ("eth0", f"{US}/24"), ("eth0", f"{PEER}/24"))
+
+    def start_speaker(
+        self,
+        *,
+        peer_as: int = PEER_AS,
+        passive: bool = False,
+        listen: bool = False,
+        password: str | None = None,
+        hold_time: int = 9,
+        routes: dict[str, Any] | None = None,
+        vnis: Sequence[dict[str, Any]] = (),
+        vrfs: Sequence[dict[str, Any]] = (),
+    ) -> Speaker:
+        """Run the speaker driver in our namespace, peering with the daemon at ``PEER``."""
+        speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
+        peer = {"address": PEER, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
+        return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs)

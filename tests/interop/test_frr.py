@@ -7,16 +7,22 @@ at 198.18.0.2 (AS 65002) with ``timers bgp 3 9`` and ``timers connect 1``.  The 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from interop.lab import (
+    OUR_ROUTES,
+    PEER,
+    PEER_AS,
+    US,
+    US_AS,
+    VNI,
+    ZERO_ESI,
     Frr,
     Lab,
-    Namespace,
+    PeerNet,
     Speaker,
     find_routes,
     frr_bgpd_conf,
@@ -28,33 +34,16 @@ from interop.lab import (
 
 pytestmark = pytest.mark.interop
 
-US, FRR = "198.18.0.1", "198.18.0.2"
-US_AS, FRR_AS = 65001, 65002
-VNI = 100
-ZERO_ESI = "00:00:00:00:00:00:00:00:00:00"
+FRR, FRR_AS = PEER, PEER_AS
 FRR_HOST_MAC = "02:00:00:00:02:01"  # a host behind FRR's br100: FRR advertises it as a type-2
 SESSION_UP = 20  # seconds: FRR retries every second, so this is generous
 
-OUR_ROUTES: dict[str, Any] = {
-    "next_hop": US,
-    "routes": [
-        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
-         "mac": "02:aa:00:00:00:01", "ip": "198.19.100.11", "label1": VNI, "label2": None},
-        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
-         "mac": "02:aa:00:00:00:02", "ip": None, "label1": VNI, "label2": None},
-        {"route_type": 3, "rd": f"{US}:{VNI}", "ethernet_tag": 0, "originator_ip": US},
-    ],
-}  # fmt: skip
 
-
-class Net:
-    """The two namespaces, and how to start FRR and our speaker in them."""
+class Net(PeerNet):
+    """The two namespaces, and how to start FRR in them."""
 
     def __init__(self, lab: Lab, driver: Path) -> None:
-        self.lab, self.driver = lab, driver
-        self.us: Namespace = lab.namespace("evspk")
-        self.peer: Namespace = lab.namespace("evfrr")
-        self.us.veth_to(self.peer, ("eth0", f"{US}/24"), ("eth0", f"{FRR}/24"))
+        super().__init__(lab, driver, "evfrr")
 
     def start_frr(
         self, *, passive: bool = False, password: str | None = None, remote_as: int = US_AS, vni: bool = False
@@ -66,22 +55,6 @@ class Net:
         neighbor = {"address": US, "asn": remote_as, "passive": passive, "password": password}
         conf = frr_bgpd_conf(asn=FRR_AS, router_id=FRR, neighbors=[neighbor], extra_evpn=extra)
         return self.lab.frr(self.peer, conf)
-
-    def start_speaker(
-        self,
-        *,
-        peer_as: int = FRR_AS,
-        passive: bool = False,
-        listen: bool = False,
-        password: str | None = None,
-        hold_time: int = 9,
-        routes: dict[str, Any] | None = None,
-        vnis: Sequence[dict[str, Any]] = (),
-        vrfs: Sequence[dict[str, Any]] = (),
-    ) -> Speaker:
-        speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
-        peer = {"address": FRR, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
-        return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs)
 
 
 @pytest.fixture

@@ -18,9 +18,16 @@ from typing import Any
 import pytest
 
 from interop.lab import (
+    OUR_ROUTES,
+    PEER,
+    PEER_AS,
+    US,
+    US_AS,
+    VNI,
+    ZERO_ESI,
     GoBgp,
     Lab,
-    Namespace,
+    PeerNet,
     Speaker,
     find_routes,
     gobgp_toml,
@@ -32,51 +39,20 @@ from interop.lab import (
 
 pytestmark = pytest.mark.interop
 
-US, GOBGP = "198.18.0.1", "198.18.0.2"
-US_AS, GOBGP_AS = 65001, 65002
-VNI = 100
-ZERO_ESI = "00:00:00:00:00:00:00:00:00:00"
+GOBGP, GOBGP_AS = PEER, PEER_AS
 SESSION_UP = 20  # seconds: covers GoBGP's 5-10 s first connect delay
 SESSION_UP_WE_CONNECT = 10
 
-OUR_ROUTES: dict[str, Any] = {
-    "next_hop": US,
-    "routes": [
-        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
-         "mac": "02:aa:00:00:00:01", "ip": "198.19.100.11", "label1": VNI, "label2": None},
-        {"route_type": 2, "rd": f"{US}:{VNI}", "esi": ZERO_ESI, "ethernet_tag": 0,
-         "mac": "02:aa:00:00:00:02", "ip": None, "label1": VNI, "label2": None},
-        {"route_type": 3, "rd": f"{US}:{VNI}", "ethernet_tag": 0, "originator_ip": US},
-    ],
-}  # fmt: skip
 
-
-class Net:
-    """The two namespaces, and how to start gobgpd and our speaker in them."""
+class Net(PeerNet):
+    """The two namespaces, and how to start gobgpd in them."""
 
     def __init__(self, lab: Lab, driver: Path) -> None:
-        self.lab, self.driver = lab, driver
-        self.us: Namespace = lab.namespace("evspk")
-        self.peer: Namespace = lab.namespace("evgobgp")
-        self.us.veth_to(self.peer, ("eth0", f"{US}/24"), ("eth0", f"{GOBGP}/24"))
+        super().__init__(lab, driver, "evgobgp")
 
     def start_gobgp(self, *, passive: bool = False, password: str | None = None, remote_as: int = US_AS) -> GoBgp:
         neighbor = {"address": US, "asn": remote_as, "passive": passive, "password": password}
         return self.lab.gobgp(self.peer, gobgp_toml(asn=GOBGP_AS, router_id=GOBGP, neighbors=[neighbor]))
-
-    def start_speaker(
-        self,
-        *,
-        peer_as: int = GOBGP_AS,
-        passive: bool = False,
-        listen: bool = False,
-        password: str | None = None,
-        hold_time: int = 9,
-        routes: dict[str, Any] | None = None,
-    ) -> Speaker:
-        speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
-        peer = {"address": GOBGP, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
-        return self.lab.driver(self.us, self.driver, speaker, [peer], routes)
 
 
 @pytest.fixture
