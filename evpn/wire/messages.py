@@ -37,6 +37,7 @@ from evpn.wire.attributes import (
 from evpn.wire.capabilities import (
     Capability,
     CapabilityParameter,
+    FourOctetAS,
     UnknownParameter,
     decode_capability_list,
 )
@@ -139,8 +140,6 @@ class Open:
     @property
     def speaker_asn(self) -> int:
         """The sender's ASN: from the 4-octet AS capability if present (RFC 6793 §4.1)."""
-        from evpn.wire.capabilities import FourOctetAS
-
         for cap in self.capabilities:
             if isinstance(cap, FourOctetAS):
                 return cap.asn

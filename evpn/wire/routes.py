@@ -17,7 +17,7 @@ import attrs
 import netaddr
 
 from evpn.types import ESI, RouteDistinguisher, format_ip, ip_bytes, mac_bytes, mpls_label
-from evpn.wire._common import U32, Malformed, bits, check_range
+from evpn.wire._common import U32, Malformed, bits, optional_bits
 
 __all__ = [
     "EthernetADRoute",
@@ -48,22 +48,6 @@ def _to_rd(value: object) -> RouteDistinguisher:
 
 def _to_esi(value: object) -> ESI:
     return ESI.coerce(value)
-
-
-def _label(value: int) -> int:
-    return check_range("label", value, 24)
-
-
-def _optional_label(value: int | None) -> int | None:
-    return None if value is None else _label(value)
-
-
-def _u32(value: int) -> int:
-    return check_range("ethernet_tag", value, 32)
-
-
-def _path_id(value: int | None) -> int | None:
-    return None if value is None else check_range("path_id", value, 32)
 
 
 def _ip(value: object) -> bytes:
@@ -104,9 +88,9 @@ class EthernetADRoute(_RouteBase):
     route_type: ClassVar[int] = 1
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
-    ethernet_tag: int = attrs.field(default=0, converter=_u32)
-    label: int = attrs.field(default=0, converter=_label)
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    ethernet_tag: int = attrs.field(default=0, validator=bits(32))
+    label: int = attrs.field(default=0, validator=bits(24))
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -128,12 +112,12 @@ class MacIpRoute(_RouteBase):
     route_type: ClassVar[int] = 2
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
-    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    ethernet_tag: int = attrs.field(default=0, validator=bits(32))
     mac: bytes = attrs.field(converter=mac_bytes)
     ip: bytes = attrs.field(default=b"", converter=_optional_ip)
-    label1: int = attrs.field(default=0, converter=_label)
-    label2: int | None = attrs.field(default=None, converter=_optional_label)
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    label1: int = attrs.field(default=0, validator=bits(24))
+    label2: int | None = attrs.field(default=None, validator=optional_bits(24))
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -174,9 +158,9 @@ class InclusiveMulticastRoute(_RouteBase):
 
     route_type: ClassVar[int] = 3
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
-    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    ethernet_tag: int = attrs.field(default=0, validator=bits(32))
     originator_ip: bytes = attrs.field(converter=_ip)
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -200,7 +184,7 @@ class EthernetSegmentRoute(_RouteBase):
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(converter=_to_esi)
     originator_ip: bytes = attrs.field(converter=_ip)
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -223,12 +207,12 @@ class IPPrefixRoute(_RouteBase):
     route_type: ClassVar[int] = 5
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
-    ethernet_tag: int = attrs.field(default=0, converter=_u32)
+    ethernet_tag: int = attrs.field(default=0, validator=bits(32))
     prefix: bytes = attrs.field(converter=_ip)
     prefix_length: int = attrs.field()
     gateway: bytes = attrs.field(default=None, converter=_optional_ip)
-    label: int = attrs.field(default=0, converter=_label)
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    label: int = attrs.field(default=0, validator=bits(24))
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     def __attrs_post_init__(self) -> None:
         bits = len(self.prefix) * 8
@@ -278,7 +262,7 @@ class UnknownRoute(_RouteBase):
             raise ValueError(f"route_type {value} has its own class; UnknownRoute is for the other types")
 
     raw: bytes = attrs.field()
-    path_id: int | None = attrs.field(default=None, converter=_path_id)
+    path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @raw.validator
     def _check(self, _: Any, value: bytes) -> None:
