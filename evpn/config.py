@@ -545,6 +545,8 @@ class SpeakerConfig:
     """The Hold Time we offer in OPEN, seconds: 0 or 3..65535 (RFC 4271 §4.2)."""
     connect_retry: float = attrs.field(default=_DEFAULT_CONNECT_RETRY, validator=_validator(_seconds))
     """ConnectRetryTime in seconds (RFC 4271 §10); in a file, the default for every peer."""
+    cluster_id: str | None = attrs.field(default=None, validator=_validator(_optional(_router_id)))
+    """Our route-reflector CLUSTER_ID as a dotted IPv4 address (RFC 4456 §7), or ``None`` for the router ID."""
 
 
 @attrs.frozen
@@ -575,6 +577,8 @@ class PeerConfig:
     """The TCP port to connect to, 1..65535."""
     connect_retry: float = attrs.field(default=_DEFAULT_CONNECT_RETRY, validator=_validator(_seconds))
     """ConnectRetryTime in seconds (RFC 4271 §10), greater than 0."""
+    route_reflector_client: bool = attrs.field(default=False, validator=_validator(_boolean))
+    """Reflect iBGP routes to and from this iBGP peer (RFC 4456 §6); only for a peer in our AS."""
 
     @local_address.validator
     def _check_local_family(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -821,6 +825,7 @@ _SPEAKER_KEYS: Final[Mapping[str, _Key]] = {
     "listen": _Key(_listen_text),
     "hold_time": _Key(_hold_time),
     "connect_retry": _Key(_seconds),
+    "cluster_id": _Key(_router_id),
 }
 
 _PEER_KEYS: Final[Mapping[str, _Key]] = {
@@ -833,6 +838,7 @@ _PEER_KEYS: Final[Mapping[str, _Key]] = {
     "families": _Key(_families),
     "port": _Key(_port),
     "connect_retry": _Key(_seconds),
+    "route_reflector_client": _Key(_boolean),
 }
 
 
@@ -915,6 +921,14 @@ def _read_peers(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]
                 _same_family(address, local_address)
             except _RuleError as exc:
                 reader.fail(f"{where}.local_address", exc.why)
+                clean = False
+        if values.get("route_reflector_client") and isinstance(speaker, SpeakerConfig):
+            asn = values.get("asn")
+            if asn is not None and asn != speaker.asn:
+                reader.fail(
+                    f"{where}.route_reflector_client",
+                    f"AS {asn} is not ours ({speaker.asn}): only iBGP peers can be route-reflector clients (RFC 4456 §2)",
+                )
                 clean = False
         if clean:
             values.setdefault("connect_retry", connect_retry)

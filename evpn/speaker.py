@@ -3,8 +3,10 @@
 ``async with open_speaker(config) as speaker:`` runs a listener (when configured) and one
 task per peer.  Each peer owns one long-lived :class:`~evpn.session.Session`; this module
 moves bytes between sockets and sessions, drives their timers with ``trio.current_time()``,
-keeps each peer's Adj-RIB-In and what it was sent, and reports typed events
-(:mod:`evpn.events`).  Leaving the ``async with`` block sends a Cease to every peer.
+feeds what peers send and what we originate to the :class:`~evpn.rib.Rib`, sends each peer
+the best paths it may have (its Adj-RIB-Out, RFC 4271 §9.2, RFC 4456 §6) and reports typed
+events (:mod:`evpn.events`), the RIB's VNI/VRF deltas among them.  Leaving the ``async with``
+block sends a Cease to every peer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from evpn.config import Config, PeerConfig, family_name
 from evpn.errors import Action
 from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn
 from evpn.origination import find_vni, local_routes, mac_ip_route
+from evpn.rib import Path, Rib, Source, advertises, export_attributes, family_of, route_key
 from evpn.session import (
     BeginRouteRefresh,
     Down,
@@ -42,17 +45,8 @@ from evpn.session import (
 from evpn.session import EndOfRib as SessionEndOfRib
 from evpn.tcp_md5 import set_md5sig
 from evpn.types import ip_bytes, mac_bytes
-from evpn.wire.attributes import (
-    AS_SEQUENCE,
-    AsPath,
-    AsPathSegment,
-    Attribute,
-    LocalPref,
-    MpReach,
-    MpUnreach,
-    Nlri,
-    Origin,
-)
+from evpn.wire.attributes import Attribute, MpReach, MpUnreach, Nlri
+from evpn.wire.capabilities import GracefulRestart
 from evpn.wire.codes import AFI, SAFI, AttrType, CeaseSubcode
 from evpn.wire.messages import Notification
 
@@ -65,6 +59,8 @@ IPV4_UNICAST: Family = (AFI.IPV4, SAFI.UNICAST)
 _EVENT_BUFFER = 4096
 _SEND_BATCH = 2000  # routes packed per write, so a slow peer holds at most this many in bytes
 _CLOSE_GRACE = 2.0  # seconds to flush a NOTIFICATION before closing
+_STALE_PATH_TIME = 360.0  # seconds a restarted peer has to send End-of-RIB (FRR's stalepath-time)
+_FORWARDING_PRESERVED = 0x80  # the F bit of a graceful restart family (RFC 4724 §3)
 
 
 @attrs.frozen
@@ -92,21 +88,6 @@ class SpeakerStatistics:
     local_routes: int
 
 
-@attrs.frozen
-class _Local:
-    """A route we originate, with what goes with it."""
-
-    route: Nlri
-    attributes: tuple[Attribute, ...]
-    next_hop: bytes
-    family: Family
-
-
-def _key(route: Nlri) -> object:
-    """The RIB identity of a route (RFC 7432 §7 for EVPN; the prefix itself otherwise)."""
-    return getattr(route, "key", route)
-
-
 class _Peer:
     """One configured peer: its session, connection and per-peer RIB state."""
 
@@ -123,40 +104,25 @@ class _Peer:
         self.send_lock = trio.Lock()  # one send_all at a time on a stream (trio raises BusyResourceError)
         self.established = trio.Event()
         self.established_since: float | None = None
-        self.adj_in: dict[Family, dict[object, RouteAdded]] = {}
-        self.stale: dict[Family, set[object]] = {}
-        self.pending: dict[object, _Local | None] = {}
+        self.source: Source | None = None
+        """Our view of the peer as a RIB source, while the session is Established."""
+        self.graceful_restart: GracefulRestart | None = None
+        """The peer's graceful restart capability from its last OPEN (RFC 4724 §3)."""
+        self.restart_timer: trio.CancelScope | None = None
+        self.pending: dict[object, Path | None] = {}
+        """Adj-RIB-Out changes not yet sent: RIB key → path, ``None`` to withdraw."""
         self.end_of_rib_due: set[Family] = set()
-        self.advertised: dict[object, _Local] = {}
+        self.advertised: dict[object, Path] = {}
+        """What the peer was sent and not withdrawn (the Adj-RIB-Out, RFC 4271 §3.2)."""
 
     @property
     def address(self) -> str:
         return self.config.address
 
-    @property
-    def ibgp(self) -> bool:
-        return self.config.asn == self.speaker.config.speaker.asn
-
     def wake(self) -> None:
         self.wake_task.set()
         self.wake_writer.set()
         self.wake_events.set()
-
-    def export_attributes(self, local: _Local) -> tuple[Attribute, ...]:
-        """Our attributes as this peer must get them: ORIGIN and AS_PATH always, our AS
-        prepended for eBGP (RFC 4271 §5.1.2), LOCAL_PREF for iBGP only (§5.1.5)."""
-        asn = self.speaker.config.speaker.asn
-        out: dict[int, Attribute] = {a.type_code: a for a in local.attributes}
-        out.setdefault(AttrType.ORIGIN, Origin(0))
-        path = out.get(AttrType.AS_PATH)
-        segments = path.segments if isinstance(path, AsPath) else ()
-        if not self.ibgp:
-            segments = (AsPathSegment(AS_SEQUENCE, (asn,)), *segments)
-            out.pop(AttrType.LOCAL_PREF, None)
-        else:
-            out.setdefault(AttrType.LOCAL_PREF, LocalPref(100))
-        out[AttrType.AS_PATH] = AsPath(segments)
-        return tuple(out[code] for code in sorted(out))
 
 
 class Speaker:
@@ -166,26 +132,38 @@ class Speaker:
         self.config = config
         self._nursery = nursery
         self._peers = {peer.address: _Peer(self, peer) for peer in config.peers}
-        self._local: dict[object, _Local] = {}
-        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self.rib = Rib(
+            config.speaker.asn,
+            config.speaker.router_id,
+            cluster_id=config.speaker.cluster_id,
+            vnis=[(vni.vni, vni.import_targets) for vni in config.vnis],
+            vrfs=[(vrf.name, vrf.l3vni, vrf.import_targets) for vrf in config.vrfs],
+        )
+        """The RIB (read it, do not change it: use :meth:`announce` and :meth:`withdraw`)."""
+        self._cluster_id = ip_bytes(config.speaker.cluster_id or config.speaker.router_id)
+        self._subscribers: list[tuple[trio.MemorySendChannel[Event], tuple[type, ...]]] = []
+        self._local_changed = trio.Event()
 
     # --- public API ----------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Iterate over the speaker's events from now on (RFC 4271 §8 state changes, routes).
+    async def events(self, *types: type) -> AsyncIterator[Event]:
+        """Iterate over the speaker's events from now on: session state changes (RFC 4271 §8),
+        received routes, End-of-RIB, and the RIB's VNI/VRF deltas (:mod:`evpn.rib.deltas`).
 
-        Each subscriber has a bounded queue: a consumer that falls behind slows the peers
-        down (their sockets are read no faster than events are taken) instead of growing
-        memory.  Without a subscriber, events are dropped.
+        Give event classes (``speaker.events(PeerUp, MacChange)``) to get only those; events
+        nobody asked for are not even built.  Each subscriber has a bounded queue: a consumer
+        that falls behind slows the peers down (their sockets are read no faster than events
+        are taken) instead of growing memory.
         """
         send, receive = trio.open_memory_channel[Event](_EVENT_BUFFER)
-        self._subscribers.append(send)
+        entry = (send, types)
+        self._subscribers.append(entry)
         try:
             async with receive:
                 async for event in receive:
                     yield event
         finally:
-            self._subscribers.remove(send)
+            self._subscribers.remove(entry)
 
     def statistics(self) -> SpeakerStatistics:
         """An immutable snapshot of every peer's state and counters."""
@@ -202,45 +180,42 @@ class Speaker:
                     messages_out=counters.messages_out,
                     updates_in=counters.updates_in,
                     updates_out=counters.updates_out,
-                    routes_received=sum(len(routes) for routes in peer.adj_in.values()),
+                    routes_received=self.rib.count(peer.address),
                     routes_advertised=len(peer.advertised),
                 )
             )
-        return SpeakerStatistics(tuple(peers), len(self._local))
+        return SpeakerStatistics(tuple(peers), self.rib.count(""))
 
     async def wait_established(self, peer: str) -> None:
         """Wait until the session with ``peer`` (its configured address) is Established."""
         await self._peer(peer).established.wait()
 
     def announce(
-        self,
-        routes: Iterable[Nlri],
-        *,
-        attributes: Sequence[Attribute] = (),
-        next_hop: str | None = None,
-        family: Family = EVPN,
+        self, routes: Iterable[Nlri], *, attributes: Sequence[Attribute] = (), next_hop: str | None = None
     ) -> None:
-        """Originate ``routes`` with ``attributes`` to every peer that negotiated ``family``.
+        """Originate ``routes`` with ``attributes`` (RFC 4271 §9.4): each goes to every peer
+        that negotiated its family (L2VPN EVPN, or IPv4/IPv6 unicast for prefixes) if it
+        becomes the best path.
 
         ORIGIN defaults to IGP, our AS is prepended to AS_PATH for eBGP peers and LOCAL_PREF
         100 is added for iBGP peers.  ``next_hop`` (the VTEP address for EVPN) defaults to
-        the router ID.  Announcing a route again replaces it (RFC 4271 §3.1).
+        the router ID.  Announcing a route again replaces it (RFC 4271 §3.1).  A type-2
+        route for a MAC a remote VTEP advertises gets the next MAC mobility sequence
+        number (RFC 7432 §15.1).
         """
         hop = ip_bytes(next_hop or self.config.speaker.router_id)
         shared = tuple(a for a in attributes if not isinstance(a, MpReach | MpUnreach))
         for route in routes:
-            local = _Local(route, shared, hop, family)
-            key = _key(route)
-            self._local[key] = local
-            for peer in self._peers.values():
-                if family in peer.session.families:
-                    peer.pending[key] = local
-                    peer.wake()
+            self.rib.originate(route, shared, hop)
+        self._distribute()
+        self._local_changed.set()
 
     def add_mac(self, vni: int, mac: str, ip: str | None = None) -> None:
         """Originate a type-2 route for a local ``mac`` (and ``ip``) in the configured ``vni``,
         with the same RD, labels and communities as the configured MACs (RFC 7432 §7.2, §9;
-        RFC 9135 §5.1 when the VNI is bound to a VRF).  ValueError if ``vni`` is not configured."""
+        RFC 9135 §5.1 when the VNI is bound to a VRF).  A MAC that a remote VTEP advertises
+        with sequence number *s* is advertised with *s + 1*, so that it moves here (RFC 7432
+        §15.1).  ValueError if ``vni`` is not configured."""
         self._announce_local([mac_ip_route(self.config, find_vni(self.config, vni), *self._mac_ip(mac, ip))])
 
     def remove_mac(self, vni: int, mac: str, ip: str | None = None) -> None:
@@ -262,15 +237,12 @@ class Speaker:
         await self._incoming(self._peer(peer), stream)
 
     def withdraw(self, routes: Iterable[Nlri]) -> None:
-        """Stop originating ``routes``; peers that were sent them get a withdrawal."""
+        """Stop originating ``routes``; peers that were sent them get a withdrawal (or the
+        next best path, if another source has one)."""
         for route in routes:
-            key = _key(route)
-            if self._local.pop(key, None) is None:
-                continue
-            for peer in self._peers.values():
-                if key in peer.advertised or key in peer.pending:
-                    peer.pending[key] = None
-                    peer.wake()
+            self.rib.remove_local(route)
+        self._distribute()
+        self._local_changed.set()
 
     # --- internals -----------------------------------------------------------------
 
@@ -310,10 +282,57 @@ class Speaker:
             )
         )
 
+    def _wants(self, kind: type) -> bool:
+        """Whether some subscriber takes events of class ``kind``."""
+        return any(not types or kind in types for _, types in self._subscribers)
+
     async def _publish(self, event: Event) -> None:
-        for channel in list(self._subscribers):
-            with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await channel.send(event)
+        kind = type(event)
+        for channel, types in list(self._subscribers):
+            if not types or kind in types:
+                with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await channel.send(event)
+
+    def _distribute(self) -> None:
+        """Queue the RIB's best-path changes on every Established peer's Adj-RIB-Out:
+        the new best path where it may go (RFC 4271 §9.2, RFC 4456 §6), else a withdrawal
+        of what the peer was sent."""
+        changes = self.rib.take_changes()
+        if not changes:
+            return
+        for peer in self._peers.values():
+            source = peer.source
+            if source is None:
+                continue
+            families = peer.session.families
+            pending, advertised = peer.pending, peer.advertised
+            for key, path in changes.items():
+                if (
+                    path is not None
+                    and path.source is not source
+                    and advertises(path, source)
+                    and family_of(path.route) in families
+                ):
+                    pending[key] = path
+                elif key in advertised or key in pending:
+                    pending[key] = None
+            if pending:
+                peer.wake()
+
+    async def _publish_deltas(self) -> None:
+        """Report the RIB's VNI/VRF deltas as events (to the subscribers that take them)."""
+        deltas = self.rib.take_deltas()
+        if deltas and self._subscribers:
+            for delta in deltas:
+                await self._publish(delta)
+
+    async def _withdrawn(self, peer: _Peer, paths: Iterable[Path]) -> None:
+        """Report ``paths`` of ``peer`` as withdrawn, then move the RIB's output on."""
+        if self._wants(RouteWithdrawn):
+            for path in paths:
+                await self._publish(RouteWithdrawn(peer.address, path.route))
+        self._distribute()
+        await self._publish_deltas()
 
     async def _run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -323,7 +342,15 @@ class Speaker:
                 await nursery.start(self._peer_task, peer)
             if self.config.speaker.listen is not None:
                 await nursery.start(self._listen, self.config.speaker.listen)
+            nursery.start_soon(self._local_changes_task)
             task_status.started()
+
+    async def _local_changes_task(self) -> None:
+        """Report the deltas that :meth:`announce` and :meth:`withdraw` caused (they cannot wait)."""
+        while True:
+            await self._local_changed.wait()
+            self._local_changed = trio.Event()
+            await self._publish_deltas()
 
     async def _shutdown(self, communication: str = "") -> None:
         """ManualStop every session (Cease, RFC 4486 §4) and flush it to the socket."""
@@ -541,52 +568,112 @@ class Speaker:
         elif isinstance(event, WantClose):
             await self._close(peer)
         elif isinstance(event, Established):
-            negotiated = event.negotiated
-            peer.established.set()
-            peer.established_since = trio.current_time()
-            peer.pending = {k: v for k, v in self._local.items() if v.family in negotiated.families}
-            peer.end_of_rib_due = set(negotiated.families)
-            peer.wake()
-            families = tuple(family_name(*f) for f in sorted(negotiated.families))
-            log.info("%s: established, AS %d, %s", peer.address, negotiated.peer_asn, ", ".join(families))
-            await self._publish(PeerUp(peer.address, negotiated.peer_asn, families))
+            await self._established(peer, event, nursery)
         elif isinstance(event, Down):
-            await self._down(peer, event)
+            await self._down(peer, event, nursery)
         elif isinstance(event, UpdateReceived):
             await self._receive_update(peer, event)
         elif isinstance(event, SessionEndOfRib):
-            routes = len(peer.adj_in.get(event.family, {}))
+            # RFC 4724 §4.2: after a restart, End-of-RIB ends the peer's stale routes.
+            await self._withdrawn(peer, self.rib.sweep(peer.address, event.family))
+            if not self.rib.stale_families(peer.address) and peer.restart_timer is not None:
+                peer.restart_timer.cancel()
+            routes = self.rib.count(peer.address, event.family)
             await self._publish(EndOfRib(peer.address, family_name(*event.family), routes))
         elif isinstance(event, RouteRefreshRequested):
-            peer.pending.update({k: v for k, v in self._local.items() if v.family == event.family})
-            peer.wake()
+            self._queue_table(peer, event.family)
         elif isinstance(event, BeginRouteRefresh):
-            peer.stale[event.family] = set(peer.adj_in.get(event.family, {}))
+            self.rib.mark_stale(peer.address, event.family)  # RFC 7313 §4
         elif isinstance(event, EndRouteRefresh):
-            table = peer.adj_in.get(event.family, {})
-            for key in peer.stale.pop(event.family, set()):
-                if (added := table.pop(key, None)) is not None:
-                    await self._publish(RouteWithdrawn(peer.address, added.route))
+            await self._withdrawn(peer, self.rib.sweep(peer.address, event.family))
         elif isinstance(event, FamilyDisabled):
             log.warning("%s: %s disabled: %s", peer.address, family_name(*event.family), event.error.field)
-            for added in peer.adj_in.pop(event.family, {}).values():
-                await self._publish(RouteWithdrawn(peer.address, added.route))
+            await self._withdrawn(peer, self.rib.remove_family(peer.address, event.family))
 
-    async def _down(self, peer: _Peer, event: Down) -> None:
+    def _queue_table(self, peer: _Peer, family: Family | None = None) -> None:
+        """Queue every best path ``peer`` may have (of ``family``, or of every negotiated
+        family): its whole Adj-RIB-Out, at session start or on ROUTE-REFRESH (RFC 2918 §4)."""
+        source = peer.source
+        if source is None:
+            return
+        families = peer.session.families if family is None else {family}
+        for key, path, _ in self.rib.best_paths():
+            if path.source is not source and family_of(path.route) in families and advertises(path, source):
+                peer.pending[key] = path
+        peer.wake()
+
+    async def _established(self, peer: _Peer, event: Established, nursery: trio.Nursery) -> None:
+        negotiated = event.negotiated
+        peer.established.set()
+        peer.established_since = trio.current_time()
+        peer.source = Source(
+            peer.address,
+            negotiated.peer_asn,
+            int.from_bytes(ip_bytes(negotiated.peer_router_id), "big"),
+            ibgp=negotiated.peer_asn == self.config.speaker.asn,
+            rr_client=peer.config.route_reflector_client,
+        )
+        # RFC 4724 §4.2: stale routes of a family the restarted peer no longer preserves go now.
+        restart = negotiated.graceful_restart
+        preserved = {(a, s) for a, s, flags in restart.families if flags & _FORWARDING_PRESERVED} if restart else set()
+        for family in self.rib.stale_families(peer.address):
+            if family not in preserved or family not in negotiated.families:
+                await self._withdrawn(peer, self.rib.sweep(peer.address, family))
+        if self.rib.stale_families(peer.address):
+            self._start_restart_timer(peer, _STALE_PATH_TIME, nursery)
+        elif peer.restart_timer is not None:
+            peer.restart_timer.cancel()
+        peer.graceful_restart = restart
+        peer.pending = {}
+        self._queue_table(peer)
+        peer.end_of_rib_due = set(negotiated.families)
+        peer.wake()
+        families = tuple(family_name(*f) for f in sorted(negotiated.families))
+        log.info("%s: established, AS %d, %s", peer.address, negotiated.peer_asn, ", ".join(families))
+        await self._publish(PeerUp(peer.address, negotiated.peer_asn, families))
+
+    def _start_restart_timer(self, peer: _Peer, seconds: float, nursery: trio.Nursery) -> None:
+        """Sweep the peer's stale routes after ``seconds`` unless its End-of-RIB comes first
+        (RFC 4724 §4.2: the Restart Time, then the stale-path time once re-established)."""
+        if peer.restart_timer is not None:
+            peer.restart_timer.cancel()
+        scope = peer.restart_timer = trio.CancelScope()
+
+        async def expire() -> None:
+            with scope:
+                await trio.sleep(seconds)
+                async with peer.lock:
+                    for family in self.rib.stale_families(peer.address):
+                        log.info(
+                            "%s: graceful restart timer expired, %s stale routes removed",
+                            peer.address,
+                            family_name(*family),
+                        )
+                        await self._withdrawn(peer, self.rib.sweep(peer.address, family))
+
+        nursery.start_soon(expire)
+
+    async def _down(self, peer: _Peer, event: Down, nursery: trio.Nursery) -> None:
         was_up = peer.established.is_set()
         if was_up:  # a fresh Event for the next time; wait_established() callers keep waiting on this one
             peer.established = trio.Event()
         peer.established_since = None
+        peer.source = None
         peer.advertised.clear()
         peer.pending.clear()
         peer.end_of_rib_due.clear()
-        peer.stale.clear()
         if peer.stream is not None:
             await self._close(peer)
-        tables, peer.adj_in = peer.adj_in, {}
-        for table in tables.values():
-            for added in table.values():
-                await self._publish(RouteWithdrawn(peer.address, added.route))
+        # RFC 4724 §4.2: a peer that can restart gracefully and lost its session without a
+        # NOTIFICATION keeps its routes (as stale) for the families it preserves, for its Restart Time.
+        restart = peer.graceful_restart
+        keep: set[Family] = set()
+        if was_up and restart is not None and restart.restart_time > 0 and event.notification is None:
+            keep = {(afi, safi) for afi, safi, _ in restart.families}
+        await self._withdrawn(peer, self.rib.peer_down(peer.address, keep=keep))
+        if self.rib.stale_families(peer.address):
+            log.info("%s: graceful restart: keeping its routes for %d s", peer.address, restart.restart_time)  # type: ignore[union-attr]
+            self._start_restart_timer(peer, restart.restart_time, nursery)  # type: ignore[union-attr]
         if was_up or event.notification is not None:
             reason = event.reason
             if event.sent and event.notification is not None:  # name what we sent, as a received one is
@@ -596,45 +683,46 @@ class Speaker:
 
     async def _receive_update(self, peer: _Peer, event: UpdateReceived) -> None:
         update = event.update
+        source = peer.source
+        if source is None:
+            return
         withdraw_all = event.action is Action.TREAT_AS_WITHDRAW  # RFC 7606 §2
+        gone: list[Path] = []
         if (unreach := update.mp_unreach) is not None:
-            await self._withdraw_in(peer, (unreach.afi, unreach.safi), unreach.nlri)
-        await self._withdraw_in(peer, IPV4_UNICAST, update.withdrawn)
+            gone += self.rib.withdraw(source, (unreach.afi, unreach.safi), unreach.nlri)
+        if update.withdrawn:
+            gone += self.rib.withdraw(source, IPV4_UNICAST, update.withdrawn)
         attributes = tuple(a for a in update.attributes if not isinstance(a, MpReach | MpUnreach))
         if (reach := update.mp_reach) is not None:
             family = (reach.afi, reach.safi)
             if withdraw_all:
-                await self._withdraw_in(peer, family, reach.nlri)
+                gone += self.rib.withdraw(source, family, reach.nlri)
             else:
-                await self._add_in(peer, family, reach.nlri, attributes, reach.next_hop)
+                await self._add_in(peer, source, family, reach.nlri, attributes, reach.next_hop)
         if update.nlri:
             if withdraw_all:
-                await self._withdraw_in(peer, IPV4_UNICAST, update.nlri)
+                gone += self.rib.withdraw(source, IPV4_UNICAST, update.nlri)
             else:
                 next_hop = update.attribute(AttrType.NEXT_HOP)
                 raw = getattr(next_hop, "address", b"")
-                await self._add_in(peer, IPV4_UNICAST, update.nlri, attributes, raw)
+                await self._add_in(peer, source, IPV4_UNICAST, update.nlri, attributes, raw)
+        await self._withdrawn(peer, gone)
 
     async def _add_in(
-        self, peer: _Peer, family: Family, routes: Sequence[Nlri], attributes: tuple[Attribute, ...], next_hop: bytes
+        self,
+        peer: _Peer,
+        source: Source,
+        family: Family,
+        routes: Sequence[Nlri],
+        attributes: tuple[Attribute, ...],
+        next_hop: bytes,
     ) -> None:
-        table = peer.adj_in.setdefault(family, {})
-        stale = peer.stale.get(family)
-        for route in routes:
-            key = _key(route)
-            event = RouteAdded(peer.address, route, attributes, next_hop)
-            table[key] = event
-            if stale:
-                stale.discard(key)
-            await self._publish(event)
-
-    async def _withdraw_in(self, peer: _Peer, family: Family, routes: Sequence[Nlri]) -> None:
-        table = peer.adj_in.get(family)
-        if not table:
-            return
-        for route in routes:
-            if (added := table.pop(_key(route), None)) is not None:
-                await self._publish(RouteWithdrawn(peer.address, added.route))
+        self.rib.update(source, family, routes, attributes, next_hop)
+        if self._wants(RouteAdded):
+            for route in routes:
+                best = self.rib.best(route_key(route))
+                reason = best[1].text if best is not None and best[0].source is source else None
+                await self._publish(RouteAdded(peer.address, route, attributes, next_hop, reason))
 
     async def _writer(self, peer: _Peer) -> None:
         """Serialise every write to the peer: pending routes in batches, then what the
@@ -672,18 +760,30 @@ class Speaker:
                     peer.session.send_end_of_rib(family)
             peer.end_of_rib_due.clear()
             return
+        target = peer.source
+        if target is None:
+            return
+        asn = self.config.speaker.asn
         withdrawals: dict[Family, list[Nlri]] = {}
         groups: dict[tuple[Family, tuple[Attribute, ...], bytes], list[Nlri]] = {}
+        exported: dict[tuple[int, Source], tuple[Attribute, ...]] = {}
         for key in list(peer.pending)[:_SEND_BATCH]:
-            local = peer.pending.pop(key)
-            if local is None:
+            path = peer.pending.pop(key)
+            if path is None:
                 if (previous := peer.advertised.pop(key, None)) is not None:
-                    withdrawals.setdefault(previous.family, []).append(previous.route)
+                    withdrawals.setdefault(family_of(previous.route), []).append(previous.route)
                 continue
-            if local.family not in peer.session.families:
+            family = family_of(path.route)
+            if family not in peer.session.families:
                 continue
-            groups.setdefault((local.family, peer.export_attributes(local), local.next_hop), []).append(local.route)
-            peer.advertised[key] = local
+            shared = (id(path.attributes), path.source)
+            attributes = exported.get(shared)
+            if attributes is None:
+                attributes = exported[shared] = export_attributes(
+                    path.attributes, path.source, target, asn=asn, cluster_id=self._cluster_id
+                )
+            groups.setdefault((family, attributes, path.next_hop), []).append(path.route)
+            peer.advertised[key] = path
         for family, routes in withdrawals.items():
             if family in peer.session.families:
                 peer.session.send_withdrawals(routes, family)
@@ -708,5 +808,5 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
             with trio.CancelScope(shield=True):
                 await speaker._shutdown()
             nursery.cancel_scope.cancel()
-            for channel in speaker._subscribers:
+            for channel, _ in speaker._subscribers:
                 channel.close()  # an events() loop running outside the block ends instead of hanging

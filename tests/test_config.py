@@ -114,7 +114,9 @@ def test_defaults_spelled_out_equal_defaults_left_out() -> None:
 
 def to_document(config: Config) -> dict[str, Any]:
     """Write a Config back as the TOML document that means it (the inverse of parse_config)."""
-    speaker = attrs.asdict(config.speaker)
+    speaker = {
+        key: value for key, value in attrs.asdict(config.speaker).items() if value is not None or key == "listen"
+    }
     listen = speaker.pop("listen")
     if listen is None:
         speaker["listen"] = "none"
@@ -135,7 +137,14 @@ def to_document(config: Config) -> dict[str, Any]:
         Config(SpeakerConfig(1, "10.0.0.1")),
         Config(SpeakerConfig(65001, "198.18.2.1"), (PeerConfig("198.18.2.2", 65002),)),
         Config(
-            SpeakerConfig(4200000000, "198.18.0.1", listen=("2001:db8::1", 1179), hold_time=0, connect_retry=0.5),
+            SpeakerConfig(
+                4200000000,
+                "198.18.0.1",
+                listen=("2001:db8::1", 1179),
+                hold_time=0,
+                connect_retry=0.5,
+                cluster_id="198.18.0.9",
+            ),
             (
                 PeerConfig(
                     "2001:db8::2",
@@ -149,6 +158,7 @@ def to_document(config: Config) -> dict[str, Any]:
                     connect_retry=2.5,
                 ),
                 PeerConfig("198.18.0.3", 65003, families=("ipv4-unicast",)),
+                PeerConfig("198.18.0.4", 4200000000, route_reflector_client=True),
             ),
         ),
     ],
@@ -165,6 +175,16 @@ def test_peers_inherit_the_speakers_connect_retry() -> None:
     config = parse_config(data)
     assert [peer.connect_retry for peer in config.peers] == [5.0, 7.5]
     assert isinstance(config.peers[0].connect_retry, float)
+
+
+def test_route_reflector_client_must_be_ibgp() -> None:
+    data = example()
+    data["peers"][0]["route_reflector_client"] = True
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert "peers[0].route_reflector_client: AS 65002 is not ours (65001)" in str(info.value)
+    data["peers"][0]["asn"] = data["speaker"]["asn"]
+    assert parse_config(data).peers[0].route_reflector_client
 
 
 def test_effective_hold_time() -> None:

@@ -18,7 +18,7 @@ import trio
 
 from evpn.config import Config, load_config
 from evpn.errors import ConfigError
-from evpn.events import Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn, event_json
+from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn, event_json
 from evpn.speaker import open_speaker
 
 __all__ = ["add_parser", "format_event", "run"]
@@ -35,7 +35,11 @@ def add_parser(subparsers: Any) -> None:
         "-c", "--config", required=True, metavar="FILE", help="TOML configuration (docs/configuration.md)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per event and line")
-    parser.add_argument("--routes", action="store_true", help="also print every route added or withdrawn")
+    parser.add_argument(
+        "--routes",
+        action="store_true",
+        help="also print every route added (with why it is best) or withdrawn, and every VNI/VRF change",
+    )
     parser.set_defaults(run=run)
 
 
@@ -46,10 +50,22 @@ def format_event(event: Event) -> str:
         return f"peer {event.peer} up: AS {event.asn}, {', '.join(event.families)}"
     if isinstance(event, PeerDown):
         return f"peer {event.peer} down: {event.reason}"
-    if isinstance(event, RouteAdded | RouteWithdrawn):
-        sign = "+" if isinstance(event, RouteAdded) else "-"
-        return f"{sign} {event.peer} {json.dumps(data['route'])}"
-    return f"peer {data['peer']} End-of-RIB {data['family']}: {data['routes']} routes"
+    if isinstance(event, RouteAdded):
+        best = f" (best: {event.best})" if event.best else ""
+        return f"+ {event.peer} {json.dumps(data['route'])}{best}"
+    if isinstance(event, RouteWithdrawn):
+        return f"- {event.peer} {json.dumps(data['route'])}"
+    if isinstance(event, EndOfRib):
+        return f"peer {data['peer']} End-of-RIB {data['family']}: {data['routes']} routes"
+    where = f"vrf {data['vrf']}" if "vrf" in data else f"vni {data['vni']}"
+    item = next(data[k] for k in ("mac", "ip", "vtep", "prefix") if k in data)
+    return f"{data['event']} {where} {item}: {_entry_text(data['old'])} -> {_entry_text(data['new'])}"
+
+
+def _entry_text(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "none"
+    return " ".join(f"{key}={value}" for key, value in entry.items())
 
 
 async def _serve(config: Config, as_json: bool, routes: bool) -> None:
@@ -58,9 +74,8 @@ async def _serve(config: Config, as_json: bool, routes: bool) -> None:
             async with trio.open_nursery() as nursery:
 
                 async def print_events() -> None:
-                    async for event in speaker.events():
-                        if not routes and isinstance(event, RouteAdded | RouteWithdrawn):
-                            continue
+                    kinds = () if routes else (PeerUp, PeerDown, EndOfRib)
+                    async for event in speaker.events(*kinds):
                         line = json.dumps(event_json(event)) if as_json else format_event(event)
                         print(line, flush=True)
 

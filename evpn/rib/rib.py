@@ -132,31 +132,40 @@ class Rib:
             else:
                 self._contest(key, entry, source.address, path)
 
-    def withdraw(self, source: Source, family: Family, routes: Iterable[Nlri]) -> None:
-        """``source`` withdrew ``routes`` (RFC 4271 §3.1); routes it never sent are ignored."""
+    def withdraw(self, source: Source, family: Family, routes: Iterable[Nlri]) -> list[Path]:
+        """``source`` withdrew ``routes`` (RFC 4271 §3.1); returns the paths that were there
+        (routes it never sent are ignored)."""
         table = self._adj_in.get(source.address, {}).get(family)
+        gone: list[Path] = []
         if table:
             for route in routes:
                 old = table.pop(getattr(route, "key", route), None)
                 if old is not None:
+                    gone.append(old)
                     self._drop(old)
+        return gone
 
-    def peer_down(self, address: str, *, keep: Iterable[Family] = ()) -> None:
+    def peer_down(self, address: str, *, keep: Iterable[Family] = ()) -> list[Path]:
         """Withdraw every path from peer ``address`` (RFC 4271 §9.1: its routes are gone when
         the session ends), except those of the ``keep`` families: a restarting peer's routes
-        that stay as stale until :meth:`sweep` (RFC 4724 §4.2)."""
-        tables = self._adj_in.get(address, {})
+        that stay as stale until :meth:`sweep` (RFC 4724 §4.2).  Returns the withdrawn paths."""
         kept = set(keep)
-        for family in list(tables):
+        gone: list[Path] = []
+        for family in list(self._adj_in.get(address, {})):
             if family in kept:
                 self.mark_stale(address, family)
             else:
-                for old in tables.pop(family).values():
-                    self._drop(old)
-        stale = self._stale.get(address, {})
-        for family in list(stale):
-            if family not in kept:
-                del stale[family]
+                gone.extend(self.remove_family(address, family))
+        return gone
+
+    def remove_family(self, address: str, family: Family) -> list[Path]:
+        """Withdraw every path of ``address`` in ``family`` (RFC 7606 §2 AFI/SAFI disable, or
+        its session ended); returns them."""
+        table = self._adj_in.get(address, {}).pop(family, {})
+        self._stale.get(address, {}).pop(family, None)
+        for old in table.values():
+            self._drop(old)
+        return list(table.values())
 
     def mark_stale(self, address: str, family: Family) -> None:
         """Mark every path of ``address`` in ``family`` stale: paths it does not send again
@@ -164,15 +173,15 @@ class Rib:
         table = self._adj_in.get(address, {}).get(family, {})
         self._stale.setdefault(address, {})[family] = set(table)
 
-    def sweep(self, address: str, family: Family) -> int:
-        """Withdraw the paths of ``address`` in ``family`` still stale; returns how many."""
+    def sweep(self, address: str, family: Family) -> list[Path]:
+        """Withdraw the paths of ``address`` in ``family`` still stale; returns them."""
         keys = self._stale.get(address, {}).pop(family, set())
         table = self._adj_in.get(address, {}).get(family, {})
-        swept = 0
+        swept: list[Path] = []
         for key in keys:
             old = table.pop(key, None)
             if old is not None:
-                swept += 1
+                swept.append(old)
                 self._drop(old)
         return swept
 
