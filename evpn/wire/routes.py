@@ -40,6 +40,13 @@ _T2_IPV4 = struct.Struct("!8s10sIB6sB4sBH")  # ... IP (4), label (3)
 _T3 = struct.Struct("!8sIB")  # RD, Ethernet Tag, IP len
 _T4 = struct.Struct("!8s10sB")  # RD, ESI, IP len
 _T5 = struct.Struct("!8s10sIB")  # RD, ESI, Ethernet Tag, IP prefix len
+# RIB keys (RFC 7432 §7): type, RD, then the type's key fields; variable-length fields last,
+# after their length, and the ADD-PATH path identifier (RFC 7911 §3) appended when present.
+_K1 = struct.Struct("!B8s10sI")  # type, RD, ESI, Ethernet Tag
+_K2 = struct.Struct("!B8sI6sB")  # type, RD, Ethernet Tag, MAC, IP length
+_K3 = struct.Struct("!B8sIB")  # type, RD, Ethernet Tag, IP length
+_K4 = struct.Struct("!B8s10sB")  # type, RD, ESI, IP length
+_K5 = struct.Struct("!B8sIBB")  # type, RD, Ethernet Tag, prefix length, address length
 
 
 def _to_rd(value: object) -> RouteDistinguisher:
@@ -60,6 +67,10 @@ def _optional_ip(value: object) -> bytes:
 
 def _label_bytes(value: int) -> bytes:
     return value.to_bytes(3, "big")
+
+
+def _path_suffix(path_id: int | None) -> bytes:
+    return b"" if path_id is None else U32.pack(path_id)
 
 
 class _RouteBase:
@@ -93,9 +104,9 @@ class EthernetADRoute(_RouteBase):
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
-    def key(self) -> tuple[object, ...]:
+    def key(self) -> bytes:
         """RIB identity: RD, ESI, Ethernet Tag (RFC 7432 §7.1; the label is not part of it)."""
-        return (1, self.rd.raw, self.esi.raw, self.ethernet_tag, self.path_id)
+        return _K1.pack(1, self.rd.raw, self.esi.raw, self.ethernet_tag) + _path_suffix(self.path_id)
 
     def _body(self) -> bytes:
         return _T1.pack(self.rd.raw, self.esi.raw, self.ethernet_tag) + _label_bytes(self.label)
@@ -120,9 +131,10 @@ class MacIpRoute(_RouteBase):
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
-    def key(self) -> tuple[object, ...]:
+    def key(self) -> bytes:
         """RIB identity: RD, Ethernet Tag, MAC, IP (RFC 7432 §7.2: ESI and labels are not part of it)."""
-        return (2, self.rd.raw, self.ethernet_tag, self.mac, self.ip, self.path_id)
+        key = _K2.pack(2, self.rd.raw, self.ethernet_tag, self.mac, len(self.ip)) + self.ip
+        return key if self.path_id is None else key + U32.pack(self.path_id)
 
     @property
     def vni(self) -> int:
@@ -163,9 +175,10 @@ class InclusiveMulticastRoute(_RouteBase):
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
-    def key(self) -> tuple[object, ...]:
+    def key(self) -> bytes:
         """RIB identity: every field (RFC 7432 §7.3)."""
-        return (3, self.rd.raw, self.ethernet_tag, self.originator_ip, self.path_id)
+        head = _K3.pack(3, self.rd.raw, self.ethernet_tag, len(self.originator_ip))
+        return head + self.originator_ip + _path_suffix(self.path_id)
 
     @property
     def originator_address(self) -> netaddr.IPAddress:
@@ -187,9 +200,10 @@ class EthernetSegmentRoute(_RouteBase):
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
-    def key(self) -> tuple[object, ...]:
+    def key(self) -> bytes:
         """RIB identity: RD, ESI, originating router's IP (RFC 7432 §7.4)."""
-        return (4, self.rd.raw, self.esi.raw, self.originator_ip, self.path_id)
+        head = _K4.pack(4, self.rd.raw, self.esi.raw, len(self.originator_ip))
+        return head + self.originator_ip + _path_suffix(self.path_id)
 
     def _body(self) -> bytes:
         return _T4.pack(self.rd.raw, self.esi.raw, len(self.originator_ip) * 8) + self.originator_ip
@@ -239,11 +253,13 @@ class IPPrefixRoute(_RouteBase):
         return self.label
 
     @property
-    def key(self) -> tuple[object, ...]:
+    def key(self) -> bytes:
         """RIB identity: RD, Ethernet Tag, IP prefix (RFC 9136 §3.1: ESI, gateway, label are not)."""
-        bits = len(self.prefix) * 8
-        masked = int.from_bytes(self.prefix, "big") >> (bits - self.prefix_length) if self.prefix_length else 0
-        return (5, self.rd.raw, self.ethernet_tag, masked, self.prefix_length, len(self.prefix), self.path_id)
+        size = len(self.prefix)
+        shift = size * 8 - self.prefix_length
+        masked = (int.from_bytes(self.prefix, "big") >> shift << shift).to_bytes(size, "big")
+        head = _K5.pack(5, self.rd.raw, self.ethernet_tag, self.prefix_length, size)
+        return head + masked + _path_suffix(self.path_id)
 
     def _body(self) -> bytes:
         head = _T5.pack(self.rd.raw, self.esi.raw, self.ethernet_tag, self.prefix_length)
@@ -270,9 +286,9 @@ class UnknownRoute(_RouteBase):
             raise ValueError(f"raw route body must be at most 255 bytes, got {len(value)}")
 
     @property
-    def key(self) -> tuple[object, ...]:
-        """RIB identity: the type and the whole body."""
-        return (self.route_type, self.raw, self.path_id)
+    def key(self) -> bytes:
+        """RIB identity: the type, the body's length and the body."""
+        return bytes((self.route_type, len(self.raw))) + self.raw + _path_suffix(self.path_id)
 
     def _body(self) -> bytes:
         return self.raw
@@ -336,6 +352,17 @@ def _type1(data: bytes, start: int, length: int, path_id: int | None) -> Etherne
     return r
 
 
+_LABELS: dict[int, int] = {}
+_LABELS_MAX = 65536  # distinct label values shared (a VTEP has a few VNIs); more are kept as they come
+
+
+def _shared_label(value: int) -> int:
+    """One int object per label value, so that a million routes of one VNI share it."""
+    if len(_LABELS) < _LABELS_MAX:
+        return _LABELS.setdefault(value, value)
+    return value
+
+
 _S2 = _setters(MacIpRoute, "rd", "esi", "ethernet_tag", "mac", "ip", "label1", "label2", "path_id")
 
 
@@ -366,7 +393,7 @@ def _type2(data: bytes, start: int, length: int, path_id: int | None) -> MacIpRo
     s_tag(r, tag)
     s_mac(r, mac)
     s_ip(r, ip)
-    s_label1(r, label1)
+    s_label1(r, _LABELS.get(label1) or _shared_label(label1))
     s_label2(r, label2)
     s_path(r, path_id)
     return r
