@@ -717,8 +717,8 @@ class Speaker:
         attributes: tuple[Attribute, ...],
         next_hop: bytes,
     ) -> None:
-        self.rib.update(source, family, routes, attributes, next_hop)
-        if self._wants(RouteAdded):
+        accepted = self.rib.update(source, family, routes, attributes, next_hop)
+        if accepted and self._wants(RouteAdded):
             for route in routes:
                 best = self.rib.best(route_key(route))
                 reason = best[1].text if best is not None and best[0].source is source else None

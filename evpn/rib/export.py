@@ -55,7 +55,11 @@ def export_attributes(
     path = out.get(AttrType.AS_PATH)
     segments = path.segments if isinstance(path, AsPath) else ()
     if not peer.ibgp:
-        segments = (AsPathSegment(AS_SEQUENCE, (asn,)), *segments)
+        if segments and segments[0].type == AS_SEQUENCE and len(segments[0].asns) < 255:
+            # Into the leading AS_SEQUENCE, a new one only when full (RFC 4271 §5.1.2 b).
+            segments = (AsPathSegment(AS_SEQUENCE, (asn, *segments[0].asns)), *segments[1:])
+        else:
+            segments = (AsPathSegment(AS_SEQUENCE, (asn,)), *segments)
         for code in (AttrType.LOCAL_PREF, AttrType.ORIGINATOR_ID, AttrType.CLUSTER_LIST):
             out.pop(code, None)
         if not source.is_local:

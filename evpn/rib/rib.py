@@ -95,19 +95,19 @@ class Rib:
         routes: Sequence[Nlri],
         attributes: tuple[Attribute, ...] | PathAttributes,
         next_hop: bytes,
-    ) -> None:
+    ) -> bool:
         """Routes received from ``source`` (or originated, for :attr:`local`) with shared
         ``attributes``; each replaces that source's earlier path for it (RFC 4271 §3.1).
 
         Paths that loop back to us are treated as withdrawn: our AS in the AS_PATH of an
         eBGP path (RFC 4271 §9.1.2), our router ID as ORIGINATOR_ID or our cluster ID in
-        the CLUSTER_LIST (RFC 4456 §8).
+        the CLUSTER_LIST (RFC 4456 §8).  Returns False when it rejected them so.
         """
         shared = attributes if isinstance(attributes, PathAttributes) else path_attributes(attributes)
         if not source.is_local and self._loops(source, shared):
             self.rejected += len(routes)
             self.withdraw(source, family, routes)
-            return
+            return False
         table = self._adj_in.setdefault(source.address, {}).setdefault(family, {})
         stale = self._stale.get(source.address, {}).get(family)
         loc = self._loc
@@ -131,6 +131,7 @@ class Rib:
                     self._import(key, old, path)
             else:
                 self._contest(key, entry, source.address, path)
+        return True
 
     def withdraw(self, source: Source, family: Family, routes: Iterable[Nlri]) -> list[Path]:
         """``source`` withdrew ``routes`` (RFC 4271 §3.1); returns the paths that were there
@@ -316,14 +317,19 @@ class Rib:
 
     def _import(self, key: object, old: Path | None, new: Path | None) -> None:
         """Move RIB key ``key`` in the VNIs and VRFs from best path ``old`` to ``new``."""
+        new_l2, new_l3 = self._tables(new) if new is not None else ((), ())
         if old is not None:
+            # Where ``new`` takes the same place, add() replaces ``old`` in one change: removing
+            # it first would report the entry gone and back (a gap in the dataplane).
             l2, l3 = self._tables(old)
             for mac_vrf in l2:
-                mac_vrf.remove(key, old)
+                if mac_vrf not in new_l2 or not MacVrf.same_place(old, new):
+                    mac_vrf.remove(key, old)
             for ip_vrf in l3:
-                ip_vrf.remove(key, old)
+                if ip_vrf not in new_l3 or IpVrf.prefix_of(old) != IpVrf.prefix_of(new):  # type: ignore[arg-type]
+                    ip_vrf.remove(key, old)
         if new is not None:
-            l2, l3 = self._tables(new)
+            l2, l3 = new_l2, new_l3
             beaten: list[Path] = []
             for mac_vrf in l2:
                 beaten.extend(mac_vrf.add(key, new))

@@ -127,6 +127,14 @@ class MacVrf:
             vtep = _flood_vtep(path)
             self._publish_vtep(vtep, _remove(self._by_vtep, vtep, key))
 
+    @staticmethod
+    def same_place(old: Path, new: Path | None) -> bool:
+        """Whether ``new``, a path for the same RIB key as ``old``, lands where ``old`` is: then
+        :meth:`add` replaces ``old`` and it need not be removed first."""
+        if new is None or not isinstance(old.route, InclusiveMulticastRoute):
+            return new is not None  # a type-2 key holds its MAC and IP
+        return not new.source.is_local and not old.source.is_local and _flood_vtep(old) == _flood_vtep(new)
+
     def remote_sequence(self, mac: bytes) -> int | None:
         """The highest MAC mobility sequence number remote VTEPs advertise for ``mac``, or
         ``None`` if none does (what a local MAC must beat, RFC 7432 §15.1)."""

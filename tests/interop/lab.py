@@ -213,6 +213,32 @@ class Namespace:
             # A static entry makes the MAC known at once (no need to wait for traffic to be learned).
             self.run("bridge", "fdb", "replace", host_mac, "dev", port_if, "master", "static")
 
+    def add_bridge_host(self, bridge: str, host: Namespace, *, port: str, mac: str, address: str | None = None) -> None:
+        """A host in namespace ``host`` on ``bridge`` here: a veth with ``port`` in the bridge and
+        ``eth0`` (MAC ``mac``, optional ``address``) in ``host``, both up, and ``mac`` in the
+        bridge's FDB on ``port`` (:meth:`fdb_learn`).
+
+        Unlike ``add_vxlan_bridge(host_mac=...)``, the host's MAC is not an interface MAC of this
+        namespace: bgpd refuses a received route for one of its own MACs ("DENIED due to: self
+        mac"), so a MAC that is to move between FRR and another VTEP must live elsewhere.  The host
+        has IPv6 off, so it sends nothing by itself (no DAD, router solicitation or MLD frames) and
+        the bridge learns its MAC only from :meth:`fdb_learn` or traffic the test makes."""
+        host.sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+        host.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        self.ip("link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", host.name)
+        host.ip("link", "set", "eth0", "address", mac)
+        if address is not None:
+            host.ip("addr", "add", address, "dev", "eth0")
+        host.ip("link", "set", "eth0", "up")
+        self.ip("link", "set", port, "master", bridge)
+        self.ip("link", "set", port, "up")
+        self.fdb_learn(mac, port)
+
+    def fdb_learn(self, mac: str, port: str) -> None:
+        """``bridge fdb replace MAC dev PORT master static``: the bridge knows ``mac`` behind
+        ``port`` at once (as if learned from the host's traffic), and zebra sees a local MAC."""
+        self.run("bridge", "fdb", "replace", mac, "dev", port, "master", "static")
+
 
 @contextlib.contextmanager
 def namespaces(*prefixes: str) -> Iterator[list[Namespace]]:
@@ -563,10 +589,16 @@ class Speaker:
     """A Python program run inside a namespace (``ip netns exec NS python -u SCRIPT ARGS``) that prints
     one JSON object per line.  A background thread collects the objects in :attr:`events` (in order);
     :meth:`wait_event` waits for one, :meth:`stop` sends SIGTERM (SIGKILL after a timeout) to the PID
-    we started."""
+    we started.
 
-    def __init__(self, ns: Namespace, script: str | os.PathLike[str], *args: str | os.PathLike[str]) -> None:
+    With ``stdin=True`` the program's stdin is a pipe that :meth:`send` writes JSON lines to (the
+    driver's command channel); otherwise it is ``/dev/null``."""
+
+    def __init__(
+        self, ns: Namespace, script: str | os.PathLike[str], *args: str | os.PathLike[str], stdin: bool = False
+    ) -> None:
         self.ns = ns
+        self.stdin = stdin
         self.script = Path(script)
         self.args = [str(a) for a in args]
         self.events: list[dict[str, Any]] = []
@@ -583,7 +615,8 @@ class Speaker:
             raise FileNotFoundError(f"speaker program {self.script} does not exist")
         self.proc = subprocess.Popen(
             self.ns.argv(sys.executable, "-u", self.script, *self.args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
+            stdin=subprocess.PIPE if self.stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
         )  # fmt: skip
         self._reader = threading.Thread(target=self._read, name=f"speaker-{self.ns.name}", daemon=True)
         self._reader.start()
@@ -608,6 +641,22 @@ class Speaker:
         with self._cond:
             self._eof = True
             self._cond.notify_all()
+
+    def send(self, obj: dict[str, Any]) -> None:
+        """Write ``obj`` as one JSON line to the program's stdin (needs ``stdin=True``)."""
+        if self.proc is None or self.proc.stdin is None:
+            raise RuntimeError(f"{self.script.name} in {self.ns.name} was not started with stdin=True")
+        self.proc.stdin.write(json.dumps(obj) + "\n")
+        self.proc.stdin.flush()
+
+    def command(self, obj: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        """:meth:`send` a driver command and wait for its ``{"event": "command", "ok": true}``
+        answer (AssertionError with :meth:`describe` if it is refused or never answered)."""
+        mark = self.mark()
+        self.send(obj)
+        answer = self.wait_event(is_event("command"), timeout, since=mark, what=f"the answer to {obj}")
+        assert answer.get("ok") is True, f"command {obj} failed: {answer}; {self.describe()}"
+        return answer
 
     def stderr_tail(self, limit: int = 3000) -> str:
         if self._stderr.closed:
@@ -662,6 +711,9 @@ class Speaker:
         """SIGTERM, SIGKILL after ``timeout``; wait for the reader; return the exit code."""
         if self.proc is not None:
             self.returncode = stop_process(self.proc, timeout)
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    self.proc.stdin.close()
             if self._reader is not None:
                 self._reader.join(timeout)
             if self.proc.stdout is not None:
@@ -702,8 +754,10 @@ class Lab:
         self.gobgps.append(gobgp)
         return gobgp.start() if start else gobgp
 
-    def speaker(self, ns: Namespace, script: str | os.PathLike[str], *args: str | os.PathLike[str]) -> Speaker:
-        speaker = Speaker(ns, script, *args)
+    def speaker(
+        self, ns: Namespace, script: str | os.PathLike[str], *args: str | os.PathLike[str], stdin: bool = False
+    ) -> Speaker:
+        speaker = Speaker(ns, script, *args, stdin=stdin)
         self.speakers.append(speaker)
         return speaker.start()
 
@@ -717,16 +771,18 @@ class Lab:
         *,
         vnis: Sequence[dict[str, Any]] = (),
         vrfs: Sequence[dict[str, Any]] = (),
+        stdin: bool = False,
     ) -> Speaker:
         """Run the speaker driver: ``python -u PROGRAM CONFIG.toml [--announce ROUTES.json]`` in ``ns``,
-        with CONFIG.toml written from ``speaker``/``peers``/``vnis``/``vrfs`` and ROUTES.json from ``routes``."""
+        with CONFIG.toml written from ``speaker``/``peers``/``vnis``/``vrfs`` and ROUTES.json from ``routes``;
+        ``stdin=True`` opens its command channel (:meth:`Speaker.send`)."""
         n = len(self.speakers) + 1
         config = self.workdir / f"speaker{n}.toml"
         config.write_text(speaker_toml(speaker, peers, vnis=vnis, vrfs=vrfs))
         args: list[str | os.PathLike[str]] = [config]
         if routes is not None:
             args += ["--announce", write_json(self.workdir / f"routes{n}.json", routes)]
-        return self.speaker(ns, program, *args)
+        return self.speaker(ns, program, *args, stdin=stdin)
 
     def diagnostics(self) -> str:
         """Log tails of everything, for a failed test's report."""
@@ -819,7 +875,8 @@ def frr_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
     """``show bgp l2vpn evpn route detail json`` as one flat dict per path:
     ``route_type, rd, ethernet_tag, mac, ip`` (type 2), ``originator_ip`` (type 3), ``vni``
     (label1), ``l3vni`` (label2 of a type-2 route, else ``None``), ``next_hop``, ``communities`` (FRR's words, e.g. ``{"RT:65001:100", "ET:8"}``), ``pmsi``,
-    ``peer``, ``valid``."""
+    ``peer``, ``valid``, ``local`` (FRR's own route), ``originator_id`` and ``cluster_list`` (RFC 4456;
+    ``None`` and ``[]`` without them)."""
     out: list[dict[str, Any]] = []
     for rd, by_prefix in table.items():
         if not isinstance(by_prefix, dict):
@@ -851,6 +908,9 @@ def frr_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
                             "pmsi": merged.get("pmsi"),
                             "peer": (merged.get("peer") or {}).get("peerId", merged.get("peerId")),
                             "valid": bool(merged.get("valid")),
+                            "local": bool(merged.get("local")),  # FRR originated it itself
+                            "originator_id": merged.get("originatorId"),  # RFC 4456 ORIGINATOR_ID
+                            "cluster_list": list((merged.get("clusterList") or {}).get("list", [])),
                         }
                     )
     return out
@@ -961,8 +1021,9 @@ class PeerNet:
         routes: dict[str, Any] | None = None,
         vnis: Sequence[dict[str, Any]] = (),
         vrfs: Sequence[dict[str, Any]] = (),
+        stdin: bool = False,
     ) -> Speaker:
         """Run the speaker driver in our namespace, peering with the daemon at ``PEER``."""
         speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
         peer = {"address": PEER, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
-        return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs)
+        return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs, stdin=stdin)
