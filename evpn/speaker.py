@@ -112,6 +112,8 @@ class _Peer:
         self.pending: dict[object, Path | None] = {}
         """Adj-RIB-Out changes not yet sent: RIB key → path, ``None`` to withdraw."""
         self.end_of_rib_due: set[Family] = set()
+        self.eorr_due: set[Family] = set()
+        """Families re-advertised after a BoRR that still need their EoRR (RFC 7313 §4)."""
         self.advertised: dict[object, Path] = {}
         """What the peer was sent and not withdrawn (the Adj-RIB-Out, RFC 4271 §3.2)."""
 
@@ -581,6 +583,11 @@ class Speaker:
             routes = self.rib.count(peer.address, event.family)
             await self._publish(EndOfRib(peer.address, family_name(*event.family), routes))
         elif isinstance(event, RouteRefreshRequested):
+            negotiated = peer.session.negotiated
+            if negotiated is not None and negotiated.enhanced_route_refresh:
+                # RFC 7313 §4: the re-advertisement goes between a BoRR and an EoRR.
+                peer.session.send_route_refresh(event.family, subtype=1)
+                peer.eorr_due.add(event.family)
             self._queue_table(peer, event.family)
         elif isinstance(event, BeginRouteRefresh):
             self.rib.mark_stale(peer.address, event.family)  # RFC 7313 §4
@@ -662,18 +669,22 @@ class Speaker:
         peer.advertised.clear()
         peer.pending.clear()
         peer.end_of_rib_due.clear()
+        peer.eorr_due.clear()
         if peer.stream is not None:
             await self._close(peer)
         # RFC 4724 §4.2: a peer that can restart gracefully and lost its session without a
         # NOTIFICATION keeps its routes (as stale) for the families it preserves, for its Restart Time.
+        # Only an Established session has routes: a later failed attempt (our redial, a
+        # connection closed before its OPEN) leaves the stale ones to their timer.
         restart = peer.graceful_restart
-        keep: set[Family] = set()
-        if was_up and restart is not None and restart.restart_time > 0 and event.notification is None:
-            keep = {(afi, safi) for afi, safi, _ in restart.families}
-        await self._withdrawn(peer, self.rib.peer_down(peer.address, keep=keep))
-        if self.rib.stale_families(peer.address):
-            log.info("%s: graceful restart: keeping its routes for %d s", peer.address, restart.restart_time)  # type: ignore[union-attr]
-            self._start_restart_timer(peer, restart.restart_time, nursery)  # type: ignore[union-attr]
+        if was_up:
+            keep: set[Family] = set()
+            if restart is not None and restart.restart_time > 0 and event.notification is None:
+                keep = {(afi, safi) for afi, safi, _ in restart.families}
+            await self._withdrawn(peer, self.rib.peer_down(peer.address, keep=keep))
+            if restart is not None and self.rib.stale_families(peer.address):
+                log.info("%s: graceful restart: keeping its routes for %d s", peer.address, restart.restart_time)
+                self._start_restart_timer(peer, restart.restart_time, nursery)
         if was_up or event.notification is not None:
             reason = event.reason
             if event.sent and event.notification is not None:  # name what we sent, as a received one is
@@ -717,8 +728,12 @@ class Speaker:
         attributes: tuple[Attribute, ...],
         next_hop: bytes,
     ) -> None:
-        accepted = self.rib.update(source, family, routes, attributes, next_hop)
-        if accepted and self._wants(RouteAdded):
+        looped = self.rib.update(source, family, routes, attributes, next_hop)
+        if looped is not None:  # treated as withdrawn (RFC 4271 §9.1.2, RFC 4456 §8)
+            if self._wants(RouteWithdrawn):
+                for path in looped:
+                    await self._publish(RouteWithdrawn(peer.address, path.route))
+        elif self._wants(RouteAdded):
             for route in routes:
                 best = self.rib.best(route_key(route))
                 reason = best[1].text if best is not None and best[0].source is source else None
@@ -745,7 +760,7 @@ class Speaker:
                     if stream is peer.stream:  # else it was closed on purpose, maybe replaced (§6.8)
                         peer.session.connection_lost(trio.current_time())
                         peer.wake()
-            if sent and (peer.pending or peer.end_of_rib_due):
+            if sent and (peer.pending or peer.end_of_rib_due or peer.eorr_due):
                 await trio.sleep(0)
                 continue
             await peer.wake_writer.wait()
@@ -758,7 +773,11 @@ class Speaker:
             for family in sorted(peer.end_of_rib_due):
                 if family in peer.session.families:
                     peer.session.send_end_of_rib(family)
+            for family in sorted(peer.eorr_due):
+                if family in peer.session.families:
+                    peer.session.send_route_refresh(family, subtype=2)
             peer.end_of_rib_due.clear()
+            peer.eorr_due.clear()
             return
         target = peer.source
         if target is None:

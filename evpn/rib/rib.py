@@ -95,19 +95,19 @@ class Rib:
         routes: Sequence[Nlri],
         attributes: tuple[Attribute, ...] | PathAttributes,
         next_hop: bytes,
-    ) -> bool:
+    ) -> list[Path] | None:
         """Routes received from ``source`` (or originated, for :attr:`local`) with shared
         ``attributes``; each replaces that source's earlier path for it (RFC 4271 §3.1).
 
         Paths that loop back to us are treated as withdrawn: our AS in the AS_PATH of an
         eBGP path (RFC 4271 §9.1.2), our router ID as ORIGINATOR_ID or our cluster ID in
-        the CLUSTER_LIST (RFC 4456 §8).  Returns False when it rejected them so.
+        the CLUSTER_LIST (RFC 4456 §8).  Returns ``None`` when the routes were taken, else
+        the paths of ``source`` they withdrew so.
         """
         shared = attributes if isinstance(attributes, PathAttributes) else path_attributes(attributes)
         if not source.is_local and self._loops(source, shared):
             self.rejected += len(routes)
-            self.withdraw(source, family, routes)
-            return False
+            return self.withdraw(source, family, routes)
         table = self._adj_in.setdefault(source.address, {}).setdefault(family, {})
         stale = self._stale.get(source.address, {}).get(family)
         loc = self._loc
@@ -131,7 +131,7 @@ class Rib:
                     self._import(key, old, path)
             else:
                 self._contest(key, entry, source.address, path)
-        return True
+        return None
 
     def withdraw(self, source: Source, family: Family, routes: Iterable[Nlri]) -> list[Path]:
         """``source`` withdrew ``routes`` (RFC 4271 §3.1); returns the paths that were there
