@@ -36,7 +36,9 @@ from evpn.wire.prefixes import Prefix
 
 __all__ = [
     "FAMILIES",
+    "SINKS",
     "Config",
+    "DataplaneConfig",
     "PeerConfig",
     "SpeakerConfig",
     "VniConfig",
@@ -452,6 +454,33 @@ def _vrf_name(value: object) -> str:
     return name
 
 
+def _device(value: object) -> str:
+    """A Linux network device name: 1..15 characters, none of them '/', ':' or white space."""
+    name = _string(value)
+    if not 1 <= len(name) <= 15 or name in (".", "..") or any(c in "/:" or c.isspace() for c in name):
+        raise _RuleError(f"{_quote(name)} is not a network device name (1..15 characters, no '/', ':' or spaces)")
+    return name
+
+
+def _table(value: object) -> int:
+    """A routing table id: 1..4294967295, not 255 (the kernel's local table)."""
+    table = _integer(value)
+    if not 1 <= table <= 0xFFFFFFFF or table == 255:
+        raise _RuleError(f"routing table {table} is out of range (1..4294967295, not 255: the local table)")
+    return table
+
+
+SINKS: Final = ("none", "memory", "netlink")
+"""The dataplane sinks ``[dataplane] sink`` may name."""
+
+
+def _sink(value: object) -> str:
+    name = _string(value)
+    if name not in SINKS:
+        raise _RuleError(f"{_quote(name)} is not a sink (one of {', '.join(map(_quote, SINKS))})")
+    return name
+
+
 def _prefixes(value: object) -> tuple[Prefix, ...]:
     """An array of IPv4/IPv6 prefixes without host bits (RFC 9136 §3.1 advertises networks)."""
     if not isinstance(value, list | tuple):
@@ -680,6 +709,10 @@ class VniConfig:
     """Local hosts as (6-byte MAC, 4/16-byte IP or ``b""``), each advertised as a type-2 route."""
     vrf: str | None = attrs.field(default=None, validator=_validator(_optional(_vrf_name)))
     """The ``[[vrfs]]`` name this VNI routes through (symmetric IRB, RFC 9135), or ``None``."""
+    bridge: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
+    """The bridge the VNI's VXLAN device is a port of (also its SVI), or ``None`` to find it."""
+    vxlan: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
+    """The VNI's VXLAN device, or ``None`` to find the one whose VXLAN ID is :attr:`vni`."""
 
 
 @attrs.frozen
@@ -708,6 +741,19 @@ class VrfConfig:
         default=None, converter=_normal_optional_address, validator=_validator(_optional(_vtep))
     )
     """Our VTEP address for the L3 VNI, or ``None`` for the speaker's router ID."""
+    bridge: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
+    """The L3 VNI's bridge (the L3 SVI), or ``None`` to find it from :attr:`vxlan`."""
+    vxlan: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
+    """The L3 VNI's VXLAN device, or ``None`` to find the one whose VXLAN ID is :attr:`l3vni`."""
+    vrf: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
+    """The kernel VRF device whose table gets the routes, or ``None`` (see :attr:`table`)."""
+    table: int | None = attrs.field(default=None, validator=_validator(_optional(_table)))
+    """The routing table that gets the routes when there is no :attr:`vrf` (``None``: 254, the main table)."""
+
+    @table.validator
+    def _check_table(self, attribute: attrs.Attribute[Any], value: int | None) -> None:
+        if value is not None and self.vrf is not None:
+            raise ConfigError(f"VrfConfig.table: give either vrf ({self.vrf!r}) or table ({value}), not both")
 
 
 def _peers_tuple(value: tuple[PeerConfig, ...] | list[PeerConfig]) -> tuple[PeerConfig, ...]:
@@ -794,6 +840,14 @@ def _unknown_vrf(name: str, known: set[str]) -> str:
 
 
 @attrs.frozen
+class DataplaneConfig:
+    """Where the RIB's VNI/VRF state is programmed: the ``[dataplane]`` table."""
+
+    sink: str = attrs.field(default="none", validator=_validator(_sink))
+    """``"netlink"`` (the Linux kernel, needs root and pyroute2), ``"memory"`` or ``"none"``."""
+
+
+@attrs.frozen
 class Config:
     """A whole configuration: the speaker, its peers (no two with the same address), and
     the local VNIs and VRFs whose routes it originates."""
@@ -806,6 +860,8 @@ class Config:
     """The ``[[vnis]]`` tables, in file order: no two with the same VNI."""
     vrfs: tuple[VrfConfig, ...] = attrs.field(default=(), converter=_tuple, validator=_check_vrfs)
     """The ``[[vrfs]]`` tables, in file order: unique names and L3 VNIs, none equal to an L2 VNI."""
+    dataplane: DataplaneConfig = attrs.field(factory=DataplaneConfig)
+    """The ``[dataplane]`` table."""
 
 
 # --- reading a file ----------------------------------------------------------------------
@@ -945,6 +1001,8 @@ _VNI_KEYS: Final[Mapping[str, _Key]] = {
     "export_targets": _Key(_targets),
     "macs": _Key(_macs),
     "vrf": _Key(_vrf_name),
+    "bridge": _Key(_device),
+    "vxlan": _Key(_device),
 }
 
 _VRF_KEYS: Final[Mapping[str, _Key]] = {
@@ -956,6 +1014,14 @@ _VRF_KEYS: Final[Mapping[str, _Key]] = {
     "export_targets": _Key(_targets),
     "prefixes": _Key(_prefixes),
     "vtep": _Key(_vtep),
+    "bridge": _Key(_device),
+    "vxlan": _Key(_device),
+    "vrf": _Key(_device),
+    "table": _Key(_table),
+}
+
+_DATAPLANE_KEYS: Final[Mapping[str, _Key]] = {
+    "sink": _Key(_sink),
 }
 
 
@@ -1034,6 +1100,9 @@ def _read_vrfs(reader: _Reader, path: str, raw: object, done: Mapping[str, Any])
     for index, item in enumerate(items):
         where = f"{path}[{index}]"
         values, clean = reader.table(where, item, _VRF_KEYS, f"a table ([[{path}]])")
+        if "vrf" in values and "table" in values:
+            reader.fail(f"{where}.table", f"give either vrf ({_quote(values['vrf'])}) or table, not both")
+            clean = False
         name, l3vni = values.get("name"), values.get("l3vni")
         if name is not None:
             if name in names:
@@ -1056,6 +1125,11 @@ def _read_vrfs(reader: _Reader, path: str, raw: object, done: Mapping[str, Any])
                 clean = False
         all_clean = all_clean and clean
     return tuple(vrfs) if all_clean and isinstance(speaker, SpeakerConfig) else None
+
+
+def _read_dataplane(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]) -> DataplaneConfig | None:
+    values, clean = reader.table(path, raw, _DATAPLANE_KEYS, f"a table ([{path}])")
+    return DataplaneConfig(**values) if clean else None
 
 
 def _check_references(reader: _Reader, data: Mapping[str, Any], done: Mapping[str, Any]) -> None:
@@ -1087,6 +1161,7 @@ _SECTIONS: Final[Mapping[str, _Section]] = {
     "peers": _Section(_read_peers, form="[[peers]]"),
     "vnis": _Section(_read_vnis, form="[[vnis]]"),
     "vrfs": _Section(_read_vrfs, form="[[vrfs]]"),
+    "dataplane": _Section(_read_dataplane, form="[dataplane]"),
 }
 
 

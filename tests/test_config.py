@@ -15,6 +15,7 @@ import pytest
 from evpn.config import (
     FAMILIES,
     Config,
+    DataplaneConfig,
     PeerConfig,
     SpeakerConfig,
     VniConfig,
@@ -306,7 +307,9 @@ RULES: list[tuple[str, Any, str, str]] = [
     # the top level
     ("speaker", DELETE, "speaker", "required table is missing ([speaker])"),
     ("speaker", [{"asn": 65001}], "speaker", "expected a table ([speaker]), got array"),
-    ("dataplane", {"kind": "linux"}, "dataplane", "unknown key (known keys here: speaker, peers, vnis, vrfs)"),
+    ("dataplane", {"kind": "linux"}, "dataplane.kind", "unknown key (known keys here: sink)"),
+    ("dataplane", {"sink": "linux"}, "dataplane.sink", '"linux" is not a sink (one of "none", "memory", "netlink")'),
+    ("dataplnae", {}, "dataplnae", "unknown key (did you mean dataplane?)"),
     ("vnis", {"vni": 100}, "vnis", "expected an array of tables ([[vnis]]), got table"),
     ("vrfs", [{"name": "red", "l3vni": 5000}], "vrfs[0].router_mac", "required key is missing"),
     ("peer", [], "peer", "unknown key (did you mean peers?)"),
@@ -466,15 +469,15 @@ def test_every_error_is_reported_at_once() -> None:
             {"address": "198.18.2.2", "asn": 65002, "hold_time": 1},
             {"address": "198.18.2.2", "asn": "x"},
         ],
-        "dataplane": {},
+        "dataplane": {"sink": 1},
     }
     assert errors_of(data) == [
-        "config.toml: dataplane: unknown key (known keys here: speaker, peers, vnis, vrfs)",
         "config.toml: speaker.hold: unknown key (did you mean hold_time?)",
         "config.toml: speaker.asn: 0 is not allowed (AS 0 is reserved and must not appear in an OPEN, RFC 7607)",
         "config.toml: peers[0].hold_time: 1 is not allowed (0 or 3..65535, RFC 4271 §4.2)",
         'config.toml: peers[1].asn: expected an integer, got string "x"',
         "config.toml: peers[1].address: 198.18.2.2 is already the address of peers[0]",
+        "config.toml: dataplane.sink: expected a string, got integer 1",
     ]
 
 
@@ -637,6 +640,7 @@ def test_docs_reference_table_lists_every_key() -> None:
     expected += [f"peers[N].{f.name}" for f in attrs.fields(PeerConfig)]
     expected += [f"vnis[N].{f.name}" for f in attrs.fields(VniConfig)]
     expected += [f"vrfs[N].{f.name}" for f in attrs.fields(VrfConfig)]
+    expected += [f"dataplane.{f.name}" for f in attrs.fields(DataplaneConfig)]
     assert rows == expected
 
 
