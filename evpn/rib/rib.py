@@ -157,6 +157,9 @@ class Rib:
                 self.mark_stale(address, family)
             else:
                 gone.extend(self.remove_family(address, family))
+        stale = self._stale.get(address, {})
+        for family in [f for f in stale if f not in kept]:  # marked, with no paths (left)
+            del stale[family]
         return gone
 
     def remove_family(self, address: str, family: Family) -> list[Path]:
@@ -190,11 +193,12 @@ class Rib:
         """The families of ``address`` with stale paths waiting for :meth:`sweep`."""
         return tuple(self._stale.get(address, {}))
 
-    def originate(self, route: Nlri, attributes: tuple[Attribute, ...], next_hop: bytes) -> Path:
+    def originate(self, route: Nlri, attributes: tuple[Attribute, ...], next_hop: bytes) -> Path | None:
         """Originate ``route`` (RFC 4271 §9.4) and return its path.
 
         A MAC that a remote VTEP advertises with sequence number *s* is originated with
-        *s + 1* (RFC 7432 §15.1), so that it moves to us.
+        *s + 1* (RFC 7432 §15.1), so that it moves to us.  A MAC that still loses, to a
+        remote sticky MAC (RFC 7432 §15.2), is not originated: ``None``.
         """
         if isinstance(route, MacIpRoute) and (vrf := self.vnis.get(route.label1)) is not None:
             remote = vrf.remote_sequence(route.mac)
@@ -202,7 +206,7 @@ class Rib:
                 attributes = _with_sequence(attributes, (remote + 1) & _MASK)
         shared = path_attributes(attributes)
         self.update(self.local, family_of(route), (route,), shared, next_hop)
-        return self._adj_in[""][family_of(route)][route_key(route)]
+        return self._adj_in[""][family_of(route)].get(route_key(route))
 
     def remove_local(self, route: Nlri) -> bool:
         """Stop originating ``route``; False if it was not originated."""
@@ -337,9 +341,8 @@ class Rib:
                 ip_vrf.add(key, new)
             for local in beaten:
                 log.info(
-                    "MAC %s moved to VTEP %s with a higher sequence number: withdrawing our route (RFC 7432 §15.1)",
+                    "MAC %s: a remote VTEP's route wins on MAC mobility: withdrawing ours (RFC 7432 §15)",
                     local.route.mac.hex(":"),  # type: ignore[union-attr]
-                    new.next_hop.hex(),
                 )
                 self.remove_local(local.route)
 

@@ -63,12 +63,18 @@ def _remove(table: dict[bytes, Candidates], slot: bytes, key: object) -> Candida
     return current
 
 
+def _select(candidates: dict[object, Path]) -> tuple[Path, Reason]:
+    """:func:`select` over the paths of several RIB keys, taken in key order: paths of one source
+    that tie on every step then win by key, not by the order they arrived in."""
+    return select([candidates[key] for key in sorted(candidates)])  # type: ignore[type-var]  # bytes keys
+
+
 def _best(candidates: Candidates | None) -> Path | None:
     if candidates is None:
         return None
     if isinstance(candidates, Path):
         return candidates
-    return select(candidates.values())[0]
+    return _select(candidates)[0]
 
 
 def _paths(candidates: Candidates | None) -> list[Path]:
@@ -111,6 +117,11 @@ class MacVrf:
                     if other.source.is_local
                     and compare(path, other) in ((True, Reason.SEQUENCE), (True, Reason.STICKY))
                 ]
+            if isinstance(candidates, dict) and any(
+                not other.source.is_local and compare(other, path) in ((True, Reason.SEQUENCE), (True, Reason.STICKY))
+                for other in candidates.values()
+            ):
+                return [path]  # a local MAC that a remote one already beats (sticky): not kept either
         elif isinstance(route, InclusiveMulticastRoute) and not path.source.is_local:
             vtep = _flood_vtep(path)
             self._publish_vtep(vtep, _add(self._by_vtep, vtep, key, path))
@@ -151,7 +162,7 @@ class MacVrf:
             if isinstance(candidates, Path):
                 yield mac, candidates, Reason.ONLY_PATH
             else:
-                yield mac, *select(candidates.values())
+                yield mac, *_select(candidates)
 
     def _publish_mac(self, mac: bytes, candidates: Candidates | None) -> None:
         best = _best(candidates)
@@ -261,20 +272,20 @@ class IpVrf:
             if isinstance(candidates, Path):
                 yield prefix, candidates, Reason.ONLY_PATH
             else:
-                yield prefix, *select(candidates.values())
+                yield prefix, *_select(candidates)
 
     def _publish(self, prefix: tuple[bytes, int], candidates: Candidates | None) -> None:
         new = None
-        paths = _paths(candidates)
-        if paths:
-            best, _ = select(paths) if len(paths) > 1 else (paths[0], Reason.ONLY_PATH)
-            if not best.source.is_local:
-                # Multipath: paths that tie with the best up to the router-ID step (as FRR's ECMP).
-                group = [best] + [p for p in paths if p is not best and compare(best, p)[1] >= Reason.ROUTER_ID]
-                hops = sorted(
-                    {_next_hop(p) for p in group if not p.source.is_local}, key=lambda h: (len(h.vtep), h.vtep)
-                )
-                new = VrfRoute(tuple(hops))
+        best = _best(candidates)
+        if best is not None and not best.source.is_local:
+            # Multipath: paths that tie with the best up to the router-ID step (as FRR's ECMP).
+            paths = _paths(candidates)
+            group = [best] + [p for p in paths if p is not best and compare(best, p)[1] >= Reason.ROUTER_ID]
+            hops = sorted(
+                {_next_hop(p) for p in group if not p.source.is_local},
+                key=lambda h: (len(h.vtep), h.vtep, h.router_mac, h.vni),
+            )
+            new = VrfRoute(tuple(hops))
         old = self.routes.get(prefix)
         if old == new:
             return
