@@ -43,6 +43,7 @@ from evpn.session import (
     resolve_collision,
 )
 from evpn.session import EndOfRib as SessionEndOfRib
+from evpn.sink.dataplane import Dataplane, open_sink
 from evpn.tcp_md5 import set_md5sig
 from evpn.types import ip_bytes, mac_bytes
 from evpn.wire.attributes import Attribute, MpReach, MpUnreach, Nlri
@@ -130,8 +131,10 @@ class _Peer:
 class Speaker:
     """A running BGP speaker; get one from :func:`open_speaker`."""
 
-    def __init__(self, config: Config, nursery: trio.Nursery) -> None:
+    def __init__(self, config: Config, nursery: trio.Nursery, dataplane: Dataplane | None = None) -> None:
         self.config = config
+        self.dataplane = dataplane
+        """Where the RIB's VNI/VRF state is programmed (``[dataplane]``), or ``None``."""
         self._nursery = nursery
         self._peers = {peer.address: _Peer(self, peer) for peer in config.peers}
         self.rib = Rib(
@@ -324,6 +327,8 @@ class Speaker:
     async def _publish_deltas(self) -> None:
         """Report the RIB's VNI/VRF deltas as events (to the subscribers that take them)."""
         deltas = self.rib.take_deltas()
+        if deltas and self.dataplane is not None:
+            self.dataplane.push(deltas)
         if deltas and self._subscribers:
             for delta in deltas:
                 await self._publish(delta)
@@ -345,6 +350,8 @@ class Speaker:
             if self.config.speaker.listen is not None:
                 await nursery.start(self._listen, self.config.speaker.listen)
             nursery.start_soon(self._local_changes_task)
+            if self.dataplane is not None:
+                await nursery.start(self.dataplane.run)
             task_status.started()
 
     async def _local_changes_task(self) -> None:
@@ -581,6 +588,8 @@ class Speaker:
             if not self.rib.stale_families(peer.address) and peer.restart_timer is not None:
                 peer.restart_timer.cancel()
             routes = self.rib.count(peer.address, event.family)
+            if self.dataplane is not None and event.family == EVPN:
+                self.dataplane.end_of_rib(peer.address)
             await self._publish(EndOfRib(peer.address, family_name(*event.family), routes))
         elif isinstance(event, RouteRefreshRequested):
             negotiated = peer.session.negotiated
@@ -814,11 +823,13 @@ class Speaker:
 async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
     """Run a speaker for ``config`` while the block runs (RFC 4271 §8).
 
-    On exit every peer gets a Cease (Administrative Shutdown, RFC 4486 §4) and every task
-    stops.
+    With a ``[dataplane]`` sink, the RIB's VNI/VRF state is programmed there
+    (:attr:`Speaker.dataplane`).  On exit every peer gets a Cease (Administrative Shutdown,
+    RFC 4486 §4) and every task stops; what the sink installed stays.
     """
+    dataplane = await open_sink(config)
     async with trio.open_nursery() as nursery:
-        speaker = Speaker(config, nursery)
+        speaker = Speaker(config, nursery, dataplane)
         speaker._announce_local(local_routes(config))  # the [[vnis]] and [[vrfs]] routes, before any peer is up
         await nursery.start(speaker._run)
         try:
@@ -828,4 +839,7 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
                 await speaker._shutdown()
             nursery.cancel_scope.cancel()
             for channel, _ in speaker._subscribers:
-                channel.close()  # an events() loop running outside the block ends instead of hanging
+                channel.close()
+            if dataplane is not None:
+                with trio.CancelScope(shield=True):
+                    await dataplane.sink.aclose()  # an events() loop running outside the block ends instead of hanging

@@ -67,7 +67,9 @@ class Translator:
         self.vrfs = dict(vrfs)
         self.entries: dict[object, Entry] = {}
         """Every entry the deltas so far call for, by key: what the kernel should hold."""
-        self._users: dict[object, set[tuple[bytes, int]]] = {}  # shared L3 entry key -> prefixes using it
+        self._users: dict[object, set[tuple[str, bytes, int]]] = {}  # shared L3 entry -> the routes using it
+        self._used: dict[tuple[str, bytes, int], set[object]] = {}  # a route -> the shared entries it uses
+        self._bound: dict[object, bytes] = {}  # ("router-mac", L3 bridge, VTEP) -> the VTEP's Router's MAC
 
     def translate(self, delta: Delta) -> list[Op]:
         """The operations that apply ``delta``."""
@@ -110,63 +112,70 @@ class Translator:
         devices = self.vrfs.get(delta.vrf)
         if devices is None:
             return []
-        prefix = (delta.prefix, delta.length)
+        user = (delta.vrf, delta.prefix, delta.length)
         ipv6 = len(delta.prefix) == 16
         ops: list[Op] = []
-        new_hops = self._usable(delta.new.next_hops if delta.new else (), devices) if delta.new else ()
-        for hop in new_hops:  # what the route needs first: the Router's MAC and the neighbour
-            ops += self._use(devices, hop, prefix, ipv6)
+        hops: list[VrfNextHop] = []
+        used: set[object] = set()
+        for hop in delta.new.next_hops if delta.new else ():
+            binding = ("router-mac", devices.bridge, hop.vtep)  # one Router's MAC per VTEP, any family
+            needs = self._shared(devices, hop, ipv6)
+            bound = self._bound.get(binding)
+            if bound is not None and bound != hop.router_mac and self._users.get(binding, set()) - {user}:
+                clash = f"its Router's MAC {format_mac(bound)}"
+            else:  # and one VTEP per Router's MAC
+                clash = next((str(e) for k, e in needs if self._taken(k, e, user)), "")
+            if clash:
+                log.error(
+                    "VRF %s: VTEP %s with Router's MAC %s clashes with %s: next hop left out",
+                    delta.vrf,
+                    format_ip(hop.vtep),
+                    format_mac(hop.router_mac),
+                    clash,
+                )
+                continue
+            hops.append(hop)
+            self._bound[binding] = hop.router_mac
+            for key, entry in [(binding, None), *needs]:  # what the route needs first
+                self._users.setdefault(key, set()).add(user)
+                used.add(key)
+                if entry is not None:
+                    ops += self._set(key, entry)
         route_key = ("route", devices.table, delta.prefix, delta.length)
-        if new_hops:
-            gateways = tuple(mapped_ipv6(h.vtep) if ipv6 else h.vtep for h in new_hops)
+        if hops:
+            gateways = tuple(mapped_ipv6(h.vtep) if ipv6 else h.vtep for h in hops)
             ops += self._set(route_key, RouteEntry(devices.table, delta.prefix, delta.length, devices.bridge, gateways))
         else:
             ops += self._set(route_key, None)
-        kept = {h.vtep for h in new_hops}
-        for hop in delta.old.next_hops if delta.old else ():
-            if hop.vtep not in kept:
-                ops += self._release(devices, hop, prefix, ipv6)
+        for key in self._used.pop(user, ()):
+            if key not in used:
+                ops += self._release(key, user)
+        if used:
+            self._used[user] = used
         return ops
 
-    def _usable(self, hops: tuple[VrfNextHop, ...], devices: L3Devices) -> tuple[VrfNextHop, ...]:
-        """The next hops whose VTEP does not already resolve to another Router's MAC (one MAC
-        per VTEP: a conflict is logged and the later hop left out)."""
-        out = []
-        for hop in hops:
-            fdb = self.entries.get(("neigh", devices.bridge, hop.vtep))
-            if isinstance(fdb, NeighborEntry) and fdb.mac != hop.router_mac:
-                log.error(
-                    "VTEP %s advertises Router's MAC %s but %s is installed: next hop left out",
-                    format_ip(hop.vtep),
-                    format_mac(hop.router_mac),
-                    format_mac(fdb.mac),
-                )
-                continue
-            out.append(hop)
-        return tuple(out)
+    def _taken(self, key: object, entry: Entry, user: tuple[str, bytes, int]) -> bool:
+        """Whether ``key`` holds another entry than ``entry`` that other prefixes still use."""
+        installed = self.entries.get(key)
+        return installed is not None and installed != entry and bool(self._users.get(key, set()) - {user})
 
     def _shared(self, devices: L3Devices, hop: VrfNextHop, ipv6: bool) -> list[tuple[object, Entry]]:
+        """The entries a route through ``hop`` needs: the Router's MAC behind the VTEP on the L3
+        VXLAN device, and the VTEP's neighbour entry with that MAC on the L3 bridge."""
         gateway = mapped_ipv6(hop.vtep) if ipv6 else hop.vtep
         return [
             (("fdb", devices.vxlan, hop.router_mac), FdbEntry(devices.vxlan, hop.router_mac, hop.vtep)),
             (("neigh", devices.bridge, gateway), NeighborEntry(devices.bridge, gateway, hop.router_mac)),
         ]
 
-    def _use(self, devices: L3Devices, hop: VrfNextHop, prefix: tuple[bytes, int], ipv6: bool) -> list[Op]:
-        ops: list[Op] = []
-        for key, entry in self._shared(devices, hop, ipv6):
-            self._users.setdefault(key, set()).add(prefix)
-            ops += self._set(key, entry)
-        return ops
-
-    def _release(self, devices: L3Devices, hop: VrfNextHop, prefix: tuple[bytes, int], ipv6: bool) -> list[Op]:
-        ops: list[Op] = []
-        for key, _ in self._shared(devices, hop, ipv6):
-            users = self._users.get(key)
-            if users is None:
-                continue
-            users.discard(prefix)
-            if not users:
-                del self._users[key]
-                ops += self._set(key, None)
-        return ops
+    def _release(self, key: object, user: tuple[str, bytes, int]) -> list[Op]:
+        users = self._users.get(key)
+        if users is None:
+            return []
+        users.discard(user)
+        if users:
+            return []
+        del self._users[key]
+        if self._bound.pop(key, None) is not None:  # a binding, not an entry
+            return []
+        return self._set(key, None)
