@@ -11,6 +11,7 @@ block sends a Cease to every peer.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import socket
@@ -61,6 +62,7 @@ _EVENT_BUFFER = 4096
 _SEND_BATCH = 2000  # routes packed per write, so a slow peer holds at most this many in bytes
 _CLOSE_GRACE = 2.0  # seconds to flush a NOTIFICATION before closing
 _STALE_PATH_TIME = 360.0  # seconds a restarted peer has to send End-of-RIB (FRR's stalepath-time)
+_GC_THRESHOLDS = (100_000, 50, 1000)  # gc.set_threshold() while a speaker runs (defaults: 700, 10, 10)
 _FORWARDING_PRESERVED = 0x80  # the F bit of a graceful restart family (RFC 4724 §3)
 
 
@@ -793,8 +795,10 @@ class Speaker:
             return
         asn = self.config.speaker.asn
         withdrawals: dict[Family, list[Nlri]] = {}
-        groups: dict[tuple[Family, tuple[Attribute, ...], bytes], list[Nlri]] = {}
-        exported: dict[tuple[int, Source], tuple[Attribute, ...]] = {}
+        # Grouped by the identity of the shared attributes: hashing attribute tuples per route
+        # and peer would cost more than the rest of the packing.
+        groups: dict[tuple[Family, int, bytes], list[Nlri]] = {}
+        exported: dict[tuple[int, int], tuple[Attribute, ...]] = {}
         for key in list(peer.pending)[:_SEND_BATCH]:
             path = peer.pending.pop(key)
             if path is None:
@@ -804,19 +808,20 @@ class Speaker:
             family = family_of(path.route)
             if family not in peer.session.families:
                 continue
-            shared = (id(path.attributes), path.source)
+            shared = (id(path.attributes), id(path.source))  # both live as long as the path does
             attributes = exported.get(shared)
             if attributes is None:
                 attributes = exported[shared] = export_attributes(
                     path.attributes, path.source, target, asn=asn, cluster_id=self._cluster_id
                 )
-            groups.setdefault((family, attributes, path.next_hop), []).append(path.route)
+            groups.setdefault((family, id(attributes), path.next_hop), []).append(path.route)
             peer.advertised[key] = path
+        by_id = {id(attributes): attributes for attributes in exported.values()}
         for family, routes in withdrawals.items():
             if family in peer.session.families:
                 peer.session.send_withdrawals(routes, family)
-        for (family, attributes, next_hop), routes in groups.items():
-            peer.session.send_routes(attributes, routes, next_hop, family)
+        for (family, attributes_id, next_hop), routes in groups.items():
+            peer.session.send_routes(by_id[attributes_id], routes, next_hop, family)
 
 
 @asynccontextmanager
@@ -828,6 +833,20 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
     RFC 4486 §4) and every task stops; what the sink installed stays.
     """
     dataplane = await open_sink(config)
+    # Every held route is a GC-tracked object; with the default thresholds the collector walks
+    # them all again and again during a table transfer (a third of the time at a million
+    # routes).  Routes hold no reference cycles, so collect less often while the speaker runs.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*(max(now, ours) for now, ours in zip(thresholds, _GC_THRESHOLDS, strict=True)))
+    try:
+        async with _running(config, dataplane) as speaker:
+            yield speaker
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+@asynccontextmanager
+async def _running(config: Config, dataplane: Dataplane | None) -> AsyncIterator[Speaker]:
     async with trio.open_nursery() as nursery:
         speaker = Speaker(config, nursery, dataplane)
         speaker._announce_local(local_routes(config))  # the [[vnis]] and [[vrfs]] routes, before any peer is up
@@ -839,7 +858,7 @@ async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
                 await speaker._shutdown()
             nursery.cancel_scope.cancel()
             for channel, _ in speaker._subscribers:
-                channel.close()
+                channel.close()  # an events() loop running outside the block ends instead of hanging
             if dataplane is not None:
                 with trio.CancelScope(shield=True):
-                    await dataplane.sink.aclose()  # an events() loop running outside the block ends instead of hanging
+                    await dataplane.sink.aclose()
