@@ -591,21 +591,9 @@ class _Rtnl:
             _, index, _, flags, _ = _NDMSG.unpack_from(data, offset + 16)
             if index != link.index:
                 continue
-            dst = mac = None
-            vlan = 0
-            position, end = offset + 28, offset + length
-            while position + 4 <= end:
-                size, kind = _NLA.unpack_from(data, position)
-                if size < 4:
-                    break
-                kind &= 0x3FFF
-                if kind == _NDA_LLADDR:
-                    mac = data[position + 4 : position + size]
-                elif kind == _NDA_DST:
-                    dst = data[position + 4 : position + size]
-                elif kind == _NDA_VLAN:
-                    vlan = _U16.unpack_from(data, position + 4)[0]
-                position += (size + 3) & ~3
+            nlas = _attributes(data, offset + 28, offset + length)
+            mac, dst = nlas.get(_NDA_LLADDR), nlas.get(_NDA_DST)
+            vlan = _U16.unpack_from(nlas[_NDA_VLAN])[0] if len(nlas.get(_NDA_VLAN, b"")) >= 2 else 0
             if mac is None or len(mac) != 6 or vlan:
                 continue
             if not flags & NTF_SELF:  # the bridge's entry for the port (it has NDA_MASTER, not NTF_SELF)
@@ -647,22 +635,9 @@ class _Rtnl:
             family, index, state, flags, _ = _NDMSG.unpack_from(data, offset + 16)
             if index != link.index or family not in (socket.AF_INET, socket.AF_INET6) or not flags & NTF_EXT_LEARNED:
                 continue
-            dst = mac = None
-            protocol = 0
-            position, end = offset + 28, offset + length
-            while position + 4 <= end:
-                size, kind = _NLA.unpack_from(data, position)
-                if size < 4:
-                    break
-                kind &= 0x3FFF
-                if kind == _NDA_LLADDR:
-                    mac = data[position + 4 : position + size]
-                elif kind == _NDA_DST:
-                    dst = data[position + 4 : position + size]
-                elif kind == _NDA_PROTOCOL:
-                    protocol = data[position + 4]
-                position += (size + 3) & ~3
-            if protocol != RTPROT_EVPN or dst is None:
+            nlas = _attributes(data, offset + 28, offset + length)
+            mac, dst = nlas.get(_NDA_LLADDR), nlas.get(_NDA_DST)
+            if nlas.get(_NDA_PROTOCOL, b"")[:1] != bytes((RTPROT_EVPN,)) or dst is None:
                 continue
             key = ("neigh", link.name, dst)
             current[key] = NeighborEntry(link.name, dst, mac if mac is not None and len(mac) == 6 else _ZERO_MAC)
@@ -737,16 +712,22 @@ def _reason(data: bytes, offset: int, length: int, flags: int, code: int) -> str
         return text
     request_length = _U32.unpack_from(data, offset + 20)[0]
     position = offset + 20 + (16 if flags & NLM_F_CAPPED else (request_length + 3) & ~3)
-    end = offset + length
+    raw = _attributes(data, position, offset + length).get(_NLMSGERR_ATTR_MSG, b"")
+    message = raw.split(b"\0", 1)[0].decode(errors="replace")
+    return f"{text} ({message})" if message else text
+
+
+def _attributes(data: bytes, position: int, end: int) -> dict[int, bytes]:
+    """The netlink attributes (type without the nested/byte-order bits → value) from
+    ``position`` to ``end``; a malformed one ends the walk."""
+    out: dict[int, bytes] = {}
     while position + 4 <= end:
         size, kind = _NLA.unpack_from(data, position)
-        if size < 4:
+        if size < 4 or position + size > end:
             break
-        if kind == _NLMSGERR_ATTR_MSG:
-            message = data[position + 4 : position + size].split(b"\0", 1)[0].decode(errors="replace")
-            return f"{text} ({message})" if message else text
+        out[kind & 0x3FFF] = data[position + 4 : position + size]
         position += (size + 3) & ~3
-    return text
+    return out
 
 
 # --- the sink ------------------------------------------------------------------------------------
