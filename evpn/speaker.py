@@ -44,6 +44,7 @@ from evpn.session import (
     resolve_collision,
 )
 from evpn.session import EndOfRib as SessionEndOfRib
+from evpn.session.session import EVPN
 from evpn.sink.dataplane import Dataplane, open_sink
 from evpn.tcp_md5 import set_md5sig
 from evpn.types import ip_bytes, mac_bytes
@@ -56,7 +57,6 @@ __all__ = ["PeerStatistics", "Speaker", "SpeakerStatistics", "open_speaker"]
 
 log = logging.getLogger("evpn.speaker")
 
-EVPN: Family = (AFI.L2VPN, SAFI.EVPN)
 IPV4_UNICAST: Family = (AFI.IPV4, SAFI.UNICAST)
 _EVENT_BUFFER = 4096
 _SEND_BATCH = 2000  # routes packed per write, so a slow peer holds at most this many in bytes

@@ -19,6 +19,8 @@ from evpn.rib.bestpath import Reason, select
 from evpn.rib.deltas import Delta
 from evpn.rib.paths import Path, PathAttributes, Source, new_path, path_attributes, route_key
 from evpn.rib.tables import IpVrf, MacVrf
+from evpn.session.negotiation import Family
+from evpn.session.session import EVPN
 from evpn.types import ip_bytes
 from evpn.wire.attributes import Attribute, ExtendedCommunities, Nlri
 from evpn.wire.codes import AFI, SAFI
@@ -29,8 +31,6 @@ __all__ = ["Family", "Rib", "family_of"]
 
 log = logging.getLogger("evpn.rib")
 
-Family = tuple[int, int]
-EVPN: Family = (AFI.L2VPN, SAFI.EVPN)
 _MASK = (1 << 32) - 1
 _IMPORT_MEMO = 4096
 
@@ -204,18 +204,13 @@ class Rib:
             remote = vrf.remote_sequence(route.mac)
             if remote is not None:
                 attributes = _with_sequence(attributes, (remote + 1) & _MASK)
-        shared = path_attributes(attributes)
-        self.update(self.local, family_of(route), (route,), shared, next_hop)
-        return self._adj_in[""][family_of(route)].get(route_key(route))
+        family = family_of(route)
+        self.update(self.local, family, (route,), attributes, next_hop)
+        return self.adj_in("", family).get(route_key(route))
 
     def remove_local(self, route: Nlri) -> bool:
         """Stop originating ``route``; False if it was not originated."""
-        table = self._adj_in[""].get(family_of(route), {})
-        old = table.pop(route_key(route), None)
-        if old is None:
-            return False
-        self._drop(old)
-        return True
+        return bool(self.withdraw(self.local, family_of(route), (route,)))
 
     # --- output ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ the VTEP and Router's MAC to route through.  Both report what changed as deltas.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 from evpn.rib.bestpath import Reason, compare, select, sequence_newer
 from evpn.rib.deltas import (
@@ -29,6 +30,9 @@ from evpn.wire.extcommunities import RouteTarget
 from evpn.wire.routes import InclusiveMulticastRoute, IPPrefixRoute, MacIpRoute
 
 __all__ = ["Candidates", "IpVrf", "MacVrf"]
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 Candidates = Path | dict[object, Path]
 """One path (the common case, kept without a container) or several, by their RIB key."""
@@ -67,6 +71,18 @@ def _select(candidates: dict[object, Path]) -> tuple[Path, Reason]:
     """:func:`select` over the paths of several RIB keys, taken in key order: paths of one source
     that tie on every step then win by key, not by the order they arrived in."""
     return select([candidates[key] for key in sorted(candidates)])  # type: ignore[type-var]  # bytes keys
+
+
+def _store(table: dict[K, V], key: K, old: V | None, new: V | None) -> bool:
+    """Change ``table[key]`` from ``old`` (its value) to ``new`` (``None``: remove it); False
+    when they are equal and nothing changed."""
+    if old is new or old == new:
+        return False
+    if new is None:
+        del table[key]
+    else:
+        table[key] = new
+    return True
 
 
 def _best(candidates: Candidates | None) -> Path | None:
@@ -166,7 +182,7 @@ class MacVrf:
 
     def _publish_mac(self, mac: bytes, candidates: Candidates | None) -> None:
         best = _best(candidates)
-        new = None
+        new: RemoteMac | None = None
         if best is not None and not best.source.is_local:
             attributes = best.attributes
             label = best.route.label1  # type: ignore[union-attr]  # a MacIpRoute
@@ -175,42 +191,27 @@ class MacVrf:
             if new is None:
                 new = self._entries[entry] = RemoteMac(*entry)
         old = self.macs.get(mac)
-        if old is new:
-            return
-        if new is None:
-            del self.macs[mac]
-        else:
-            self.macs[mac] = new
-        self._deltas.append(MacChange(self.vni, mac, old, new))
+        if _store(self.macs, mac, old, new):
+            self._deltas.append(MacChange(self.vni, mac, old, new))
 
     def _publish_ip(self, ip: bytes, candidates: Candidates | None) -> None:
         best = _best(candidates)
-        new = None
+        new: Neighbor | None = None
         if best is not None and not best.source.is_local:
             new = Neighbor(best.route.mac, best.next_hop)  # type: ignore[union-attr]  # a MacIpRoute
         old = self.neighbors.get(ip)
-        if old == new:
-            return
-        if new is None:
-            del self.neighbors[ip]
-        else:
-            self.neighbors[ip] = new
-        self._deltas.append(NeighborChange(self.vni, ip, old, new))
+        if _store(self.neighbors, ip, old, new):
+            self._deltas.append(NeighborChange(self.vni, ip, old, new))
 
     def _publish_vtep(self, vtep: bytes, candidates: Candidates | None) -> None:
         best = _best(candidates)
-        new = None
+        new: FloodEntry | None = None
         if best is not None:
             pmsi = best.attributes.pmsi
             new = FloodEntry(pmsi.label if pmsi is not None and pmsi.label else self.vni)
         old = self.flood.get(vtep)
-        if old == new:
-            return
-        if new is None:
-            del self.flood[vtep]
-        else:
-            self.flood[vtep] = new
-        self._deltas.append(FloodChange(self.vni, vtep, old, new))
+        if _store(self.flood, vtep, old, new):
+            self._deltas.append(FloodChange(self.vni, vtep, old, new))
 
 
 def _flood_vtep(path: Path) -> bytes:
@@ -287,13 +288,8 @@ class IpVrf:
             )
             new = VrfRoute(tuple(hops))
         old = self.routes.get(prefix)
-        if old == new:
-            return
-        if new is None:
-            del self.routes[prefix]
-        else:
-            self.routes[prefix] = new
-        self._deltas.append(PrefixChange(self.name, prefix[0], prefix[1], old, new))
+        if _store(self.routes, prefix, old, new):
+            self._deltas.append(PrefixChange(self.name, prefix[0], prefix[1], old, new))
 
 
 def _next_hop(path: Path) -> VrfNextHop:
