@@ -748,12 +748,8 @@ class VrfConfig:
     vrf: str | None = attrs.field(default=None, validator=_validator(_optional(_device)))
     """The kernel VRF device whose table gets the routes, or ``None`` (see :attr:`table`)."""
     table: int | None = attrs.field(default=None, validator=_validator(_optional(_table)))
-    """The routing table that gets the routes when there is no :attr:`vrf` (``None``: 254, the main table)."""
-
-    @table.validator
-    def _check_table(self, attribute: attrs.Attribute[Any], value: int | None) -> None:
-        if value is not None and self.vrf is not None:
-            raise ConfigError(f"VrfConfig.table: give either vrf ({self.vrf!r}) or table ({value}), not both")
+    """The routing table that gets the routes.  With :attr:`vrf`, the VRF device's table
+    (``None``: read from the kernel); without, ``None`` is 254, the main table."""
 
 
 def _peers_tuple(value: tuple[PeerConfig, ...] | list[PeerConfig]) -> tuple[PeerConfig, ...]:
@@ -845,6 +841,12 @@ class DataplaneConfig:
 
     sink: str = attrs.field(default="none", validator=_validator(_sink))
     """``"netlink"`` (the Linux kernel, needs root and pyroute2), ``"memory"`` or ``"none"``."""
+    learn: bool = attrs.field(default=True, validator=_validator(_boolean))
+    """With the netlink sink: originate type-2 routes for the MACs and neighbours the kernel
+    learns on the VNIs' bridges, and type-3 routes only while a VNI's VXLAN device is up."""
+    create_devices: bool = attrs.field(default=False, validator=_validator(_boolean))
+    """With the netlink sink: create (or fix up) each VNI's and VRF's bridge, VXLAN device and
+    VRF device at start (:mod:`evpn.sink.devices`)."""
 
 
 @attrs.frozen
@@ -1022,6 +1024,8 @@ _VRF_KEYS: Final[Mapping[str, _Key]] = {
 
 _DATAPLANE_KEYS: Final[Mapping[str, _Key]] = {
     "sink": _Key(_sink),
+    "learn": _Key(_boolean),
+    "create_devices": _Key(_boolean),
 }
 
 
@@ -1100,9 +1104,6 @@ def _read_vrfs(reader: _Reader, path: str, raw: object, done: Mapping[str, Any])
     for index, item in enumerate(items):
         where = f"{path}[{index}]"
         values, clean = reader.table(where, item, _VRF_KEYS, f"a table ([[{path}]])")
-        if "vrf" in values and "table" in values:
-            reader.fail(f"{where}.table", f"give either vrf ({_quote(values['vrf'])}) or table, not both")
-            clean = False
         name, l3vni = values.get("name"), values.get("l3vni")
         if name is not None:
             if name in names:
@@ -1129,6 +1130,14 @@ def _read_vrfs(reader: _Reader, path: str, raw: object, done: Mapping[str, Any])
 
 def _read_dataplane(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]) -> DataplaneConfig | None:
     values, clean = reader.table(path, raw, _DATAPLANE_KEYS, f"a table ([{path}])")
+    if values.get("sink") == "memory":  # only the kernel knows a VRF device's table
+        for index, vrf in enumerate(done.get("vrfs") or ()):
+            if vrf.vrf is not None and vrf.table is None:
+                reader.fail(
+                    f"vrfs[{index}].table",
+                    f"the memory sink cannot ask the kernel for VRF {_quote(vrf.vrf)}'s table: give `table`",
+                )
+                clean = False
     return DataplaneConfig(**values) if clean else None
 
 

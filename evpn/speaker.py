@@ -25,7 +25,7 @@ import trio
 from evpn.config import Config, PeerConfig, family_name
 from evpn.errors import Action
 from evpn.events import EndOfRib, Event, PeerDown, PeerUp, RouteAdded, RouteWithdrawn
-from evpn.origination import find_vni, local_routes, mac_ip_route
+from evpn.origination import find_vni, inclusive_multicast_route, local_routes, mac_ip_route
 from evpn.rib import Path, Rib, Source, advertises, export_attributes, family_of, route_key
 from evpn.session import (
     BeginRouteRefresh,
@@ -46,6 +46,7 @@ from evpn.session import (
 from evpn.session import EndOfRib as SessionEndOfRib
 from evpn.session.session import EVPN
 from evpn.sink.dataplane import Dataplane, open_sink
+from evpn.sink.learn import LearnedChange, LocalMacChange
 from evpn.tcp_md5 import set_md5sig
 from evpn.types import ip_bytes, mac_bytes
 from evpn.wire.attributes import Attribute, MpReach, MpUnreach, Nlri
@@ -354,7 +355,38 @@ class Speaker:
             nursery.start_soon(self._local_changes_task)
             if self.dataplane is not None:
                 await nursery.start(self.dataplane.run)
+                if self.dataplane.watcher is not None:
+                    nursery.start_soon(self._learn, self.dataplane)
             task_status.started()
+
+    async def _learn(self, dataplane: Dataplane) -> None:
+        """Originate what the kernel learns (``[dataplane] learn``): a VNI whose devices were
+        not found advertises no type-3 route."""
+        missing = [vni for vni in self.config.vnis if vni.vni not in dataplane.translator.vnis]
+        if missing:
+            self.withdraw(inclusive_multicast_route(vni)[0] for vni in missing)
+        await dataplane.learn(self._apply_learned)
+
+    def _apply_learned(self, changes: list[LearnedChange]) -> None:
+        """Originate or withdraw the local routes of ``changes`` (RFC 7432 §9, §11.1, §15.1)."""
+        announce, withdraw = [], []
+        for change in changes:
+            vni = find_vni(self.config, change.vni)
+            if isinstance(change, LocalMacChange):
+                local = mac_ip_route(self.config, vni, change.mac, change.ip)
+                present = change.present
+            else:
+                local = inclusive_multicast_route(vni)
+                present = change.up
+            if present:
+                announce.append(local)
+            else:
+                withdraw.append(local[0])
+            log.debug("learned: %s", change)
+        if withdraw:
+            self.withdraw(withdraw)
+        if announce:
+            self._announce_local(announce)
 
     async def _local_changes_task(self) -> None:
         """Report the deltas that :meth:`announce` and :meth:`withdraw` caused (they cannot wait)."""

@@ -307,7 +307,9 @@ RULES: list[tuple[str, Any, str, str]] = [
     # the top level
     ("speaker", DELETE, "speaker", "required table is missing ([speaker])"),
     ("speaker", [{"asn": 65001}], "speaker", "expected a table ([speaker]), got array"),
-    ("dataplane", {"kind": "linux"}, "dataplane.kind", "unknown key (known keys here: sink)"),
+    ("dataplane", {"kind": "linux"}, "dataplane.kind", "unknown key (known keys here: sink, learn, create_devices)"),
+    ("dataplane", {"learn": "yes"}, "dataplane.learn", 'expected a boolean (true or false), got string "yes"'),
+    ("dataplane", {"create_devices": 1}, "dataplane.create_devices", "expected a boolean (true or false), got integer 1"),
     ("dataplane", {"sink": "linux"}, "dataplane.sink", '"linux" is not a sink (one of "none", "memory", "netlink")'),
     ("dataplnae", {}, "dataplnae", "unknown key (did you mean dataplane?)"),
     ("vnis", {"vni": 100}, "vnis", "expected an array of tables ([[vnis]]), got table"),
@@ -857,3 +859,15 @@ def test_auto_rd_needs_a_16_bit_index() -> None:
     )
     data["vrfs"][0]["rd"] = "65001:70000"
     assert str(parse_config(data).vnis[-1].rd) == "198.18.2.1:65535"
+
+
+def test_a_vrf_device_with_the_memory_sink_needs_its_table() -> None:
+    data = changed(evpn_example(), "vrfs[0].vrf", "vrf-t1")
+    data["dataplane"] = {"sink": "memory"}
+    assert one_error(data) == (
+        "config.toml: vrfs[0].table: the memory sink cannot ask the kernel for VRF \"vrf-t1\"'s table: give `table`"
+    )
+    vrf = parse_config(changed(data, "vrfs[0].table", 1001)).vrfs[0]
+    assert (vrf.vrf, vrf.table) == ("vrf-t1", 1001)
+    data["dataplane"] = {"sink": "netlink"}  # the netlink sink reads it from the kernel
+    assert parse_config(data).vrfs[0].table is None

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trio
 from interop.lab import Namespace
 
 from evpn.sink.base import OpError
@@ -454,3 +455,44 @@ async def _check(ns: Namespace, entries: list[Entry], user_fdb: Any, user_neigh:
         dst: value if isinstance(value, list) else sorted(hops(value)) for dst, value in want_routes.items()
     }
     assert all(table[dst]["protocol"] == "235" for dst in table if dst not in user_routes)
+
+
+# --- watching for local learning ------------------------------------------------------------------
+
+
+async def test_watcher_reports_a_snapshot_then_notifications(ns: Namespace) -> None:
+    from evpn.sink.learn import LinkState, NeighborState
+    from evpn.sink.netlink import NetlinkWatcher
+
+    ns.ip("link", "add", "hp1", "type", "veth", "peer", "name", "hh1")
+    ns.ip("link", "set", "hp1", "master", "br100")
+    ns.ip("link", "set", "hp1", "up")
+    ns.run("bridge", "fdb", "replace", "02:00:00:00:07:01", "dev", "hp1", "master", "static")
+    ns.run("bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan100", "dst", "198.18.0.9", "self")
+    changes = NetlinkWatcher(netns=ns.name).changes()
+    try:
+        with trio.fail_after(20):
+            snapshot, records = await changes.__anext__()
+            assert snapshot
+            links = {r.name: r for r in records if isinstance(r, LinkState)}
+            bridge, vxlan, port = links["br100"], links["vxlan100"], links["hp1"]
+            assert vxlan.master == bridge.index and vxlan.up and port.master == bridge.index
+            entries = [r for r in records if isinstance(r, NeighborState) and r.family == socket.AF_BRIDGE]
+            assert any(
+                r.mac == mac("02:00:00:00:07:01") and (r.index, r.master) == (port.index, bridge.index) for r in entries
+            )
+            assert all(r.master for r in entries)  # a device's own FDB (the flood entry) is not reported
+
+            ns.run("bridge", "fdb", "replace", "02:00:00:00:07:02", "dev", "hp1", "master", "static")
+            ns.ip("link", "set", "vxlan100", "down")
+            seen: list[object] = []
+            while not (
+                NeighborState(socket.AF_BRIDGE, port.index, bridge.index, mac("02:00:00:00:07:02"), b"", 0x40, 0)
+                in seen
+                and LinkState(vxlan.index, "vxlan100", bridge.index, False) in seen
+            ):
+                snapshot, records = await changes.__anext__()
+                assert not snapshot
+                seen += records
+    finally:
+        await changes.aclose()

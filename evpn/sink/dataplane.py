@@ -7,13 +7,17 @@ Once every peer has finished its initial table transfer (End-of-RIB, RFC 4724 §
 :data:`RECONCILE_AFTER` seconds after start, the sink is reconciled with the whole desired
 state: after a restart, entries of a previous run that no route justifies any more go, and
 nothing is missing.
+
+With a watcher (the netlink sink's :class:`~evpn.sink.netlink.NetlinkWatcher`, when
+``[dataplane] learn`` is on) :meth:`Dataplane.learn` also reports what the kernel learns
+locally (:mod:`evpn.sink.learn`), for the speaker to originate.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -21,11 +25,12 @@ import trio
 from evpn.config import Config
 from evpn.rib.deltas import Delta
 from evpn.sink.base import OpError, Sink
+from evpn.sink.learn import LearnedChange, Learner, LinkState, NeighborState
 from evpn.sink.memory import MemorySink
 from evpn.sink.ops import Op
 from evpn.sink.translate import L2Devices, L3Devices, Translator
 
-__all__ = ["RECONCILE_AFTER", "Dataplane", "DataplaneStatistics", "open_sink"]
+__all__ = ["RECONCILE_AFTER", "Dataplane", "DataplaneStatistics", "Watcher", "open_sink"]
 
 log = logging.getLogger("evpn.sink")
 
@@ -50,12 +55,25 @@ class DataplaneStatistics:
     """Whether the start-up reconciliation has run."""
 
 
-class Dataplane:
-    """Feeds ``sink`` with the operations ``translator`` makes of the RIB's deltas."""
+class Watcher(Protocol):
+    """What the kernel reports for local learning (:class:`~evpn.sink.netlink.NetlinkWatcher`)."""
 
-    def __init__(self, sink: Sink, translator: Translator, peers: Iterable[str]) -> None:
+    def changes(self) -> AsyncIterator[tuple[bool, list[LinkState | NeighborState]]]:
+        """``(snapshot, records)``: a full dump (``snapshot`` true), then notifications."""
+        ...
+
+
+class Dataplane:
+    """Feeds ``sink`` with the operations ``translator`` makes of the RIB's deltas, and
+    reports what ``watcher`` (if any) learns locally."""
+
+    def __init__(
+        self, sink: Sink, translator: Translator, peers: Iterable[str], watcher: Watcher | None = None
+    ) -> None:
         self.sink = sink
         self.translator = translator
+        self.watcher = watcher
+        """Where local MACs, neighbours and VNI devices are learned from, or ``None``."""
         self._ops: list[Op] = []
         self._wake = trio.Event()
         self._waiting = set(peers)
@@ -109,6 +127,28 @@ class Dataplane:
                 self.applied += len(batch) - len(errors)
                 self._report(errors, "applying")
 
+    async def learn(self, apply: Callable[[list[LearnedChange]], None]) -> None:
+        """Until cancelled, call ``apply`` with the local routes to originate or withdraw as
+        the watcher reports the kernel's bridges and neighbours (:class:`~evpn.sink.learn.Learner`
+        over the translator's VNI devices).  Nothing to do without a watcher."""
+        if self.watcher is None:
+            return
+        learner = Learner(self.translator.vnis)
+        async for snapshot, records in self.watcher.changes():
+            if snapshot:
+                learner.snapshot(
+                    (r for r in records if isinstance(r, LinkState)),
+                    (r for r in records if isinstance(r, NeighborState)),
+                )
+            else:
+                for record in records:
+                    if isinstance(record, LinkState):
+                        learner.link(record)
+                    else:
+                        learner.neighbor(record)
+            if changes := learner.take():
+                apply(changes)
+
     def _report(self, errors: list[OpError], doing: str) -> None:
         for error in errors:
             log.warning("dataplane: %s %s %s failed: %s", doing, error.op.action.value, error.op.entry, error.reason)
@@ -131,6 +171,10 @@ async def open_sink(config: Config) -> Dataplane | None:
     if kind == "netlink":
         from evpn.sink import netlink  # pyroute2 only where it is needed
 
+        if config.dataplane.create_devices:
+            from evpn.sink.devices import ensure_devices
+
+            await trio.to_thread.run_sync(ensure_devices, config)
         netlink_sink = netlink.NetlinkSink()
         found = await netlink_sink.discover_l2_devices()
         sink = netlink_sink
@@ -149,17 +193,18 @@ async def open_sink(config: Config) -> Dataplane | None:
     vnis = {v.vni: d for v in config.vnis if (d := l2(v.vni, v.vxlan, v.bridge)) is not None}
     vrfs: dict[str, L3Devices] = {}
     for vrf in config.vrfs:
-        devices = l2(vrf.l3vni, vrf.vxlan, vrf.bridge)
-        if devices is None:
+        l3 = l2(vrf.l3vni, vrf.vxlan, vrf.bridge)
+        if l3 is None:
             continue
         table = vrf.table or _MAIN_TABLE
-        if vrf.vrf is not None:
-            if kind != "netlink":
-                raise ValueError(f"vrfs {vrf.name!r}: a VRF device needs the netlink sink (give `table` instead)")
+        if vrf.vrf is not None and kind == "netlink":  # the memory sink has the table from the config
             table = await trio.to_thread.run_sync(netlink.vrf_table, vrf.vrf)
-        vrfs[vrf.name] = L3Devices(devices.vxlan, devices.bridge, table)
+            if vrf.table is not None and vrf.table != table:
+                raise ValueError(f"vrfs {vrf.name!r}: VRF device {vrf.vrf!r} has table {table}, not {vrf.table}")
+        vrfs[vrf.name] = L3Devices(l3.vxlan, l3.bridge, table)
     if kind == "netlink":  # every configured VNI's devices, named or found: reconciling cleans them even when empty
         names = {name for d in vnis.values() for name in (d.vxlan, d.bridge)}
         names |= {name for d3 in vrfs.values() for name in (d3.vxlan, d3.bridge)}
         netlink_sink.managed_devices = tuple(sorted(names))
-    return Dataplane(sink, Translator(vnis, vrfs), (p.address for p in config.peers))
+    watcher = netlink.NetlinkWatcher() if kind == "netlink" and config.dataplane.learn else None
+    return Dataplane(sink, Translator(vnis, vrfs), (p.address for p in config.peers), watcher)

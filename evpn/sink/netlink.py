@@ -60,7 +60,7 @@ import queue
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import trio
@@ -83,11 +83,13 @@ from pyroute2.netlink import (
     SOL_NETLINK,
 )
 from pyroute2.netlink.rtnl import (
+    RTM_DELLINK,
     RTM_DELNEIGH,
     RTM_DELROUTE,
     RTM_GETLINK,
     RTM_GETNEIGH,
     RTM_GETROUTE,
+    RTM_NEWLINK,
     RTM_NEWNEIGH,
     RTM_NEWROUTE,
 )
@@ -104,10 +106,11 @@ from pyroute2.netlink.rtnl.ndmsg import (
 from pyroute2.netlink.rtnl.rtmsg import RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RTNH_F_ONLINK, rtmsg
 
 from evpn.sink.base import OpError
+from evpn.sink.learn import LinkState, NeighborState
 from evpn.sink.ops import Action, Entry, FdbEntry, FloodEntry, NeighborEntry, Op, RouteEntry
 from evpn.sink.translate import L2Devices
 
-__all__ = ["RTPROT_EVPN", "NetlinkSink", "discover_l2_devices", "vrf_table"]
+__all__ = ["RTPROT_EVPN", "NetlinkSink", "NetlinkWatcher", "discover_l2_devices", "vrf_table"]
 
 log = logging.getLogger("evpn.sink.netlink")
 
@@ -124,6 +127,10 @@ _NETLINK_CAP_ACK = 10  # error acknowledgements without the request's payload
 _SO_SNDBUFFORCE = 32
 _SO_RCVBUFFORCE = 33
 _NLMSGERR_ATTR_MSG = 1
+_NETLINK_ADD_MEMBERSHIP = 1
+_RTNLGRP_LINK, _RTNLGRP_NEIGH = 1, 3
+_IFF_UP = 1
+_IFLA_IFNAME, _IFLA_MASTER = 3, 10
 _NDA_DST, _NDA_LLADDR, _NDA_VLAN, _NDA_IFINDEX, _NDA_MASTER, _NDA_PROTOCOL = 1, 2, 5, 8, 9, 12
 _RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 4, 5, 9, 15
 _RTN_UNICAST = 1
@@ -156,6 +163,8 @@ faster: the kernel copies a request of more than a page into a high-order or vma
 64 KiB ones, 1.6 s in 200 KiB ones)."""
 _RCVBUF = 8 * 1024 * 1024
 """Receive buffer asked for (``SO_RCVBUFFORCE``; ``SO_RCVBUF`` up to ``rmem_max`` without it)."""
+_WATCH_RCVBUF = 32 * 1024 * 1024
+"""Receive buffer of :class:`NetlinkWatcher` (notifications pile up while routes are installed)."""
 _TIMEOUT = 60.0
 """Seconds to wait for the kernel (which answers within a send): never forever."""
 _ACK_TRUESIZE = 2048
@@ -728,6 +737,147 @@ def _attributes(data: bytes, position: int, end: int) -> dict[int, bytes]:
         out[kind & 0x3FFF] = data[position + 4 : position + size]
         position += (size + 3) & ~3
     return out
+
+
+# --- watching the kernel (local learning) --------------------------------------------------------
+
+Record = LinkState | NeighborState
+
+
+def _record(data: bytes, offset: int, length: int, mtype: int) -> Record | None:
+    """The link or neighbour message at ``offset`` as an :mod:`evpn.sink.learn` record, or
+    ``None`` for other messages and for a device's own FDB entries (no ``NDA_MASTER``: the
+    VXLAN device's remote entries)."""
+    if mtype in (RTM_NEWNEIGH, RTM_DELNEIGH) and length >= 28:
+        family, index, state, flags, _ = _NDMSG.unpack_from(data, offset + 16)
+        nlas = _attributes(data, offset + 28, offset + length)
+        master = nlas.get(_NDA_MASTER, b"")
+        if family == _AF_BRIDGE and len(master) != 4:
+            return None
+        return NeighborState(
+            family,
+            index,
+            _U32.unpack(master)[0] if len(master) == 4 else 0,
+            nlas.get(_NDA_LLADDR, b""),
+            b"" if family == _AF_BRIDGE else nlas.get(_NDA_DST, b""),
+            state,
+            flags,
+            mtype == RTM_NEWNEIGH,
+        )
+    if mtype in (RTM_NEWLINK, RTM_DELLINK) and length >= 32:
+        _, _, index, flags, _ = _IFINFO.unpack_from(data, offset + 16)
+        nlas = _attributes(data, offset + 32, offset + length)
+        name = nlas.get(_IFLA_IFNAME, b"").split(b"\0", 1)[0].decode(errors="replace")
+        master = nlas.get(_IFLA_MASTER, b"")
+        return LinkState(
+            index, name, _U32.unpack(master)[0] if len(master) == 4 else 0, bool(flags & _IFF_UP), mtype == RTM_NEWLINK
+        )
+    return None
+
+
+def _notifications(data: bytes, size: int) -> list[Record]:
+    """The records of the notifications in ``data[:size]``."""
+    out: list[Record] = []
+    offset = 0
+    while offset + 16 <= size:
+        length, mtype, _, _, _ = _HDR.unpack_from(data, offset)
+        if length < 16 or offset + length > size:
+            break
+        if (record := _record(data, offset, length, mtype)) is not None:
+            out.append(record)
+        offset += (length + 3) & ~3
+    return out
+
+
+_SNAPSHOT = (
+    (RTM_GETLINK, _IFINFO.pack(0, 0, 0, 0, 0)),
+    (RTM_GETNEIGH, _NDMSG.pack(_AF_BRIDGE, 0, 0, 0, 0)),
+    (RTM_GETNEIGH, _NDMSG.pack(0, 0, 0, 0, 0)),
+)
+
+
+class NetlinkWatcher:
+    """Reports the kernel's links, bridge FDB entries and neighbours for local learning
+    (:class:`evpn.sink.learn.Learner`), in network namespace ``netns`` (``None``: the current one).
+
+    Iterating gives ``(snapshot, records)`` pairs: first a full dump (``snapshot`` true), then
+    every notification of ``RTMGRP_LINK`` and ``RTMGRP_NEIGH`` as it comes.  When the kernel
+    drops notifications (``ENOBUFS``: more came than the receive buffer holds) a new full dump
+    follows, so nothing is silently missed.  The socket is read on a thread of the watcher's own.
+    """
+
+    def __init__(self, *, netns: str | None = None) -> None:
+        self.netns = netns
+
+    def __repr__(self) -> str:
+        return f"NetlinkWatcher(netns={self.netns!r})"
+
+    async def changes(self) -> AsyncIterator[tuple[bool, list[Record]]]:
+        """Yield ``(snapshot, records)`` until the iteration is closed (see the class)."""
+        listener = _open_netlink(self.netns)
+        dumper = _Rtnl(_open_netlink(self.netns))
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _WATCH_RCVBUF)
+        except OSError:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _WATCH_RCVBUF)
+        for group in (_RTNLGRP_LINK, _RTNLGRP_NEIGH):
+            listener.setsockopt(SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, group)
+        listener.settimeout(0.5)
+        token = trio.lowlevel.current_trio_token()
+        send, receive = trio.open_memory_channel[tuple[bool, list[Record]]](4)
+        stopped = threading.Event()
+        failed: list[OSError] = []
+
+        def put(item: tuple[bool, list[Record]]) -> None:
+            trio.from_thread.run(send.send, item, trio_token=token)
+
+        def watch() -> None:
+            buffer = bytearray(256 * 1024)
+            try:
+                snapshot = True
+                while not stopped.is_set():
+                    if snapshot:
+                        records: list[Record] = []
+                        # Links, the bridges' FDBs (AF_BRIDGE), then ARP and ND neighbours (AF_UNSPEC).
+                        for kind, body in _SNAPSHOT:
+                            for data, offset, length, mtype in dumper.dump(kind, body):
+                                if (record := _record(data, offset, length, mtype)) is not None:
+                                    records.append(record)
+                        put((True, records))
+                        snapshot = False
+                    try:
+                        size = listener.recv_into(buffer)
+                    except TimeoutError:
+                        continue
+                    except OSError as exc:
+                        if exc.errno != errno.ENOBUFS:
+                            raise
+                        log.info("netlink notifications were lost (the receive buffer overflowed): reading all again")
+                        snapshot = True
+                        continue
+                    if records := _notifications(bytes(buffer[:size]), size):
+                        put((False, records))
+            except (trio.RunFinishedError, trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            except OSError as exc:
+                failed.append(exc)
+            finally:
+                with contextlib.suppress(trio.RunFinishedError):
+                    trio.from_thread.run_sync(send.close, trio_token=token)
+
+        thread = threading.Thread(target=watch, name="evpn-netlink-watch", daemon=True)
+        thread.start()
+        try:
+            async with receive:
+                async for item in receive:
+                    yield item
+        finally:
+            stopped.set()
+            await trio.to_thread.run_sync(thread.join)
+            listener.close()
+            dumper.close()
+        if failed:
+            raise OSError(failed[0].errno, f"watching netlink: {failed[0].strerror}") from failed[0]
 
 
 # --- the sink ------------------------------------------------------------------------------------
