@@ -52,6 +52,7 @@ made in) and the worker thread itself never changes namespace.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -750,6 +751,8 @@ def _record(data: bytes, offset: int, length: int, mtype: int) -> Record | None:
     VXLAN device's remote entries)."""
     if mtype in (RTM_NEWNEIGH, RTM_DELNEIGH) and length >= 28:
         family, index, state, flags, _ = _NDMSG.unpack_from(data, offset + 16)
+        if family == _AF_BRIDGE and flags & NTF_SELF:
+            return None  # a device's own FDB (the bridge's entries never carry NTF_SELF)
         nlas = _attributes(data, offset + 28, offset + length)
         master = nlas.get(_NDA_MASTER, b"")
         if family == _AF_BRIDGE and len(master) != 4:
@@ -801,9 +804,11 @@ class NetlinkWatcher:
     (:class:`evpn.sink.learn.Learner`), in network namespace ``netns`` (``None``: the current one).
 
     Iterating gives ``(snapshot, records)`` pairs: first a full dump (``snapshot`` true), then
-    every notification of ``RTMGRP_LINK`` and ``RTMGRP_NEIGH`` as it comes.  When the kernel
-    drops notifications (``ENOBUFS``: more came than the receive buffer holds) a new full dump
-    follows, so nothing is silently missed.  The socket is read on a thread of the watcher's own.
+    the notifications of ``RTMGRP_LINK`` and ``RTMGRP_NEIGH`` as they come.  A thread of the
+    watcher's own does nothing but drain the socket (installing a table makes the kernel send
+    a few notifications per entry, faster than they could be parsed as they come); they are
+    parsed when taken.  If the kernel still drops some (``ENOBUFS``), a new full dump follows,
+    so nothing is silently missed.
     """
 
     def __init__(self, *, netns: str | None = None) -> None:
@@ -824,60 +829,66 @@ class NetlinkWatcher:
             listener.setsockopt(SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, group)
         listener.settimeout(0.5)
         token = trio.lowlevel.current_trio_token()
-        send, receive = trio.open_memory_channel[tuple[bool, list[Record]]](4)
+        chunks: collections.deque[bytes | None] = collections.deque()  # None: notifications were lost
+        wake = trio.Event()
         stopped = threading.Event()
         failed: list[OSError] = []
 
-        def put(item: tuple[bool, list[Record]]) -> None:
-            trio.from_thread.run(send.send, item, trio_token=token)
-
-        def watch() -> None:
+        def drain() -> None:
             buffer = bytearray(256 * 1024)
-            try:
-                snapshot = True
-                while not stopped.is_set():
-                    if snapshot:
-                        records: list[Record] = []
-                        # Links, the bridges' FDBs (AF_BRIDGE), then ARP and ND neighbours (AF_UNSPEC).
-                        for kind, body in _SNAPSHOT:
-                            for data, offset, length, mtype in dumper.dump(kind, body):
-                                if (record := _record(data, offset, length, mtype)) is not None:
-                                    records.append(record)
-                        put((True, records))
-                        snapshot = False
-                    try:
-                        size = listener.recv_into(buffer)
-                    except TimeoutError:
-                        continue
-                    except OSError as exc:
-                        if exc.errno != errno.ENOBUFS:
-                            raise
-                        log.info("netlink notifications were lost (the receive buffer overflowed): reading all again")
-                        snapshot = True
-                        continue
-                    if records := _notifications(bytes(buffer[:size]), size):
-                        put((False, records))
-            except (trio.RunFinishedError, trio.Cancelled, trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
-            except OSError as exc:
-                failed.append(exc)
-            finally:
+            while not stopped.is_set():
+                try:
+                    size = listener.recv_into(buffer)
+                except TimeoutError:
+                    continue
+                except OSError as exc:
+                    if exc.errno != errno.ENOBUFS:
+                        failed.append(exc)
+                        stopped.set()
+                    chunks.append(None)
+                else:
+                    chunks.append(bytes(buffer[:size]))
                 with contextlib.suppress(trio.RunFinishedError):
-                    trio.from_thread.run_sync(send.close, trio_token=token)
+                    token.run_sync_soon(wake.set)
 
-        thread = threading.Thread(target=watch, name="evpn-netlink-watch", daemon=True)
+        thread = threading.Thread(target=drain, name="evpn-netlink-watch", daemon=True)
         thread.start()
         try:
-            async with receive:
-                async for item in receive:
-                    yield item
+            snapshot = True
+            while not failed:
+                if snapshot:
+                    yield True, await trio.to_thread.run_sync(self._dump, dumper)
+                    snapshot = False
+                await wake.wait()
+                wake = trio.Event()
+                records: list[Record] = []
+                while chunks and not snapshot:
+                    chunk = chunks.popleft()
+                    if chunk is None:
+                        log.info("netlink notifications were lost (receive buffer overflow): reading all again")
+                        snapshot = True
+                    else:
+                        records += _notifications(chunk, len(chunk))
+                if snapshot:
+                    chunks.clear()
+                elif records:
+                    yield False, records
         finally:
             stopped.set()
             await trio.to_thread.run_sync(thread.join)
             listener.close()
             dumper.close()
-        if failed:
-            raise OSError(failed[0].errno, f"watching netlink: {failed[0].strerror}") from failed[0]
+        raise OSError(failed[0].errno, f"watching netlink: {failed[0].strerror}") from failed[0]
+
+    @staticmethod
+    def _dump(dumper: _Rtnl) -> list[Record]:
+        """Links, the bridges' FDBs (``AF_BRIDGE``), then ARP and ND neighbours (``AF_UNSPEC``)."""
+        records: list[Record] = []
+        for kind, body in _SNAPSHOT:
+            for data, offset, length, mtype in dumper.dump(kind, body):
+                if (record := _record(data, offset, length, mtype)) is not None:
+                    records.append(record)
+        return records
 
 
 # --- the sink ------------------------------------------------------------------------------------
