@@ -171,6 +171,31 @@ def test_snapshot_after_lost_notifications_withdraws_what_went() -> None:
     assert lr.take() == [removed(M1), removed(M1, IP1)]
 
 
+def test_installing_a_remote_entry_replaces_the_local_one() -> None:
+    """Our own entries are not watched: the dataplane tells the learner of each remote MAC or
+    neighbour it installs.  What it replaced is reported withdrawn (the RIB already dropped it),
+    so that the kernel learning it again announces it again."""
+    lr = learner(fdb(M1), neigh(IP1, M1), fdb(M2), neigh(IP2, M2))
+    lr.take()
+    lr.installed(100, M1)  # a remote VTEP's M1 won: the kernel entry is on the VXLAN port now
+    lr.installed(100, M2, IP2)  # a remote MAC+IP for IP2
+    assert lr.take() == [removed(M1), removed(M1, IP1), removed(M2, IP2)]
+    lr.installed(100, M1)  # not local any more: nothing
+    lr.installed(100, M1, IP2)
+    assert lr.take() == []
+    lr.neighbor(fdb(M1))  # the host talks again here: the kernel takes the entry back
+    lr.neighbor(neigh(IP2, M2))
+    assert lr.take() == [added(M1), added(M1, IP1), added(M2, IP2)]
+
+
+def test_installed_then_learned_again_before_a_take_still_announces() -> None:
+    lr = learner(fdb(M1))
+    lr.take()
+    lr.installed(100, M1)
+    lr.neighbor(fdb(M1))
+    assert lr.take() == [removed(M1), added(M1)]
+
+
 EVENTS = st.lists(
     st.one_of(
         st.builds(
@@ -344,6 +369,14 @@ async def test_speaker_originates_learned_macs_with_mobility(
             )
             await watcher.send.send((False, [fdb(M2, present=False)]))
             await until(lambda: local_macs(b) == {(M1, b""): 4})
+            # The host moves back behind A (sequence 5): ours is withdrawn, A's entry installed ...
+            back = [ExtendedCommunities([RouteTarget(ASN, 100), Encapsulation(TunnelType.VXLAN), MacMobility(5)])]
+            a.announce([remote_m1], attributes=back, next_hop=VTEP_A)
+            await until(lambda: FdbEntry("vxlan100", M1, ip_bytes(VTEP_A)) in sink.state.values())
+            assert local_macs(b) == {}
+            # ... and when it shows up here again, the kernel takes the entry back: sequence 6.
+            await watcher.send.send((False, [fdb(M1)]))
+            await until(lambda: local_macs(b) == {(M1, b""): 6})
             await watcher.send.send((False, [LinkState(VXLAN, "vxlan100", BRIDGE, False)]))
             await until(
                 lambda: (

@@ -483,6 +483,11 @@ async def test_watcher_reports_a_snapshot_then_notifications(ns: Namespace) -> N
             )
             assert all(r.master for r in entries)  # a device's own FDB (the flood entry) is not reported
 
+            # Entries a control plane installs (extern_learn) are filtered out in the kernel.
+            ns.run("bridge", "fdb", "replace", "02:00:00:00:07:03", "dev", "vxlan100", "dst", "198.18.0.9",
+                   "self", "master", "extern_learn")  # fmt: skip
+            ns.ip("neigh", "replace", "198.18.100.9", "lladdr", "02:00:00:00:07:03", "dev", "br100", "nud", "noarp",
+                  "extern_learn")  # fmt: skip
             ns.run("bridge", "fdb", "replace", "02:00:00:00:07:02", "dev", "hp1", "master", "static")
             ns.ip("link", "set", "vxlan100", "down")
             seen: list[object] = []
@@ -494,5 +499,6 @@ async def test_watcher_reports_a_snapshot_then_notifications(ns: Namespace) -> N
                 snapshot, records = await changes.__anext__()
                 assert not snapshot
                 seen += records
+            assert not [r for r in seen if isinstance(r, NeighborState) and r.mac == mac("02:00:00:00:07:03")], seen
     finally:
         await changes.aclose()

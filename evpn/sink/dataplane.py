@@ -23,7 +23,7 @@ import attrs
 import trio
 
 from evpn.config import Config
-from evpn.rib.deltas import Delta
+from evpn.rib.deltas import Delta, MacChange, NeighborChange
 from evpn.sink.base import OpError, Sink
 from evpn.sink.learn import LearnedChange, Learner, LinkState, NeighborState
 from evpn.sink.memory import MemorySink
@@ -74,6 +74,9 @@ class Dataplane:
         self.translator = translator
         self.watcher = watcher
         """Where local MACs, neighbours and VNI devices are learned from, or ``None``."""
+        self.learner: Learner | None = None
+        """What :meth:`learn` knows of the kernel's local state (told of every remote MAC and
+        neighbour pushed, which replaces a local one in the kernel)."""
         self._ops: list[Op] = []
         self._wake = trio.Event()
         self._waiting = set(peers)
@@ -89,9 +92,15 @@ class Dataplane:
     def push(self, deltas: Iterable[Delta]) -> None:
         """Queue the operations of ``deltas`` (never blocks)."""
         translate = self.translator.translate
+        learner = self.learner
         before = len(self._ops)
         for delta in deltas:
             self._ops += translate(delta)
+            if learner is not None and delta.new is not None:
+                if isinstance(delta, MacChange):
+                    learner.installed(delta.vni, delta.mac)
+                elif isinstance(delta, NeighborChange):
+                    learner.installed(delta.vni, delta.new.mac, delta.ip)
         if len(self._ops) != before:
             self._wake.set()
 
@@ -133,7 +142,7 @@ class Dataplane:
         over the translator's VNI devices).  Nothing to do without a watcher."""
         if self.watcher is None:
             return
-        learner = Learner(self.translator.vnis)
+        self.learner = learner = Learner(self.translator.vnis)
         async for snapshot, records in self.watcher.changes():
             if snapshot:
                 learner.snapshot(

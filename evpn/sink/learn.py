@@ -119,6 +119,7 @@ class Learner:
         self._dirty: set[tuple[int, bytes]] = set()
         self._reported: dict[tuple[int, bytes], frozenset[bytes]] = {}
         self._vni_up = dict.fromkeys(vnis, True)
+        self._withdrawn: list[LocalMacChange] = []
 
     def snapshot(self, links: Iterable[LinkState], neighbors: Iterable[NeighborState]) -> None:
         """Replace everything known with a full dump (at start, and after lost notifications)."""
@@ -180,6 +181,32 @@ class Learner:
             self._ips_of.setdefault((vni, state.mac), set()).add(state.ip)
             self._dirty.add((vni, state.mac))
 
+    def installed(self, vni: int, mac: bytes, ip: bytes = b"") -> None:
+        """A remote entry for ``mac`` (with ``ip``: its neighbour entry) is being installed in
+        ``vni``: the kernel's local entry, if any, is replaced by it.  The notifications of our own
+        entries are not watched (:class:`~evpn.sink.netlink.NetlinkWatcher` filters them), so the
+        dataplane says so here.  The RIB has already withdrawn our routes for it (a remote route
+        won on MAC mobility); they are reported withdrawn, so that learning the MAC again
+        announces it again."""
+        if ip:
+            local = self._ips.pop((vni, ip), None)
+            if local is None:
+                return
+            key = (vni, local)
+            self._ips_of[key].discard(ip)
+            gone = frozenset({ip})
+        else:
+            key = (vni, mac)
+            if key not in self._macs:
+                return
+            self._macs.discard(key)
+            gone = self._reported.get(key, frozenset())
+        reported = self._reported.pop(key, frozenset())
+        if reported - gone:
+            self._reported[key] = reported - gone
+        for address in sorted(reported & gone):
+            self._withdrawn.append(LocalMacChange(vni, key[1], address, False))
+
     def take(self) -> list[LearnedChange]:
         """What changed since the last call: VNIs first, then withdrawals, then announcements."""
         changes: list[LearnedChange] = []
@@ -203,7 +230,8 @@ class Learner:
             if not self._ips_of.get(key, True):
                 del self._ips_of[key]
         self._dirty.clear()
-        return changes + gone + new
+        withdrawn, self._withdrawn = self._withdrawn, []
+        return changes + withdrawn + gone + new
 
     def _index_devices(self) -> None:
         self._by_name = by_name = {link.name: link for link in self._links.values()}

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -129,6 +130,8 @@ _SO_SNDBUFFORCE = 32
 _SO_RCVBUFFORCE = 33
 _NLMSGERR_ATTR_MSG = 1
 _NETLINK_ADD_MEMBERSHIP = 1
+_SO_ATTACH_FILTER = 26
+_SOCK_FILTER = struct.Struct("=HBBI")  # struct sock_filter
 _RTNLGRP_LINK, _RTNLGRP_NEIGH = 1, 3
 _IFF_UP = 1
 _IFLA_IFNAME, _IFLA_MASTER = 3, 10
@@ -799,6 +802,39 @@ _SNAPSHOT = (
 )
 
 
+def _own_entries_filter() -> bytes:
+    """A classic BPF program (``SO_ATTACH_FILTER``) that drops, in the kernel, the neighbour
+    notifications local learning never needs: entries marked ``NTF_EXT_LEARNED`` (every
+    entry this sink installs: two or three notifications per remote MAC) and a device's own FDB
+    entries (``AF_BRIDGE`` with ``NTF_SELF``).  Without it, installing a large table floods the
+    watcher; the learner is told of our installs directly instead (:meth:`Learner.installed`)."""
+    load_half, load_byte, jump_eq, jump_set, ret = 0x28, 0x30, 0x15, 0x45, 0x06
+
+    def big_endian(value: int) -> int:  # a BPF half-word load reads network order
+        return int.from_bytes(_U16.pack(value), "big")
+
+    program = [
+        (load_half, 0, 0, 4),  # nlmsg_type
+        (jump_eq, 2, 0, big_endian(RTM_NEWNEIGH)),
+        (jump_eq, 1, 0, big_endian(RTM_DELNEIGH)),
+        (ret, 0, 0, 0xFFFFFFFF),  # links: keep
+        (load_byte, 0, 0, 16 + 10),  # ndm_flags
+        (jump_set, 5, 0, NTF_EXT_LEARNED),  # -> drop
+        (load_byte, 0, 0, 16),  # ndm_family
+        (jump_eq, 0, 2, _AF_BRIDGE),  # not the bridge: -> keep
+        (load_byte, 0, 0, 16 + 10),
+        (jump_set, 1, 0, NTF_SELF),  # -> drop
+        (ret, 0, 0, 0xFFFFFFFF),
+        (ret, 0, 0, 0),
+    ]
+    return b"".join(_SOCK_FILTER.pack(*instruction) for instruction in program)
+
+
+def _attach_filter(sock: socket.socket, program: bytes) -> None:
+    code = ctypes.create_string_buffer(program)
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, struct.pack("@HP", len(program) // 8, ctypes.addressof(code)))
+
+
 class NetlinkWatcher:
     """Reports the kernel's links, bridge FDB entries and neighbours for local learning
     (:class:`evpn.sink.learn.Learner`), in network namespace ``netns`` (``None``: the current one).
@@ -825,6 +861,7 @@ class NetlinkWatcher:
             listener.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _WATCH_RCVBUF)
         except OSError:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _WATCH_RCVBUF)
+        _attach_filter(listener, _own_entries_filter())
         for group in (_RTNLGRP_LINK, _RTNLGRP_NEIGH):
             listener.setsockopt(SOL_NETLINK, _NETLINK_ADD_MEMBERSHIP, group)
         listener.settimeout(0.5)
