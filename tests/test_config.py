@@ -309,7 +309,12 @@ RULES: list[tuple[str, Any, str, str]] = [
     ("speaker", [{"asn": 65001}], "speaker", "expected a table ([speaker]), got array"),
     ("dataplane", {"kind": "linux"}, "dataplane.kind", "unknown key (known keys here: sink, learn, create_devices)"),
     ("dataplane", {"learn": "yes"}, "dataplane.learn", 'expected a boolean (true or false), got string "yes"'),
-    ("dataplane", {"create_devices": 1}, "dataplane.create_devices", "expected a boolean (true or false), got integer 1"),
+    (
+        "dataplane",
+        {"create_devices": 1},
+        "dataplane.create_devices",
+        "expected a boolean (true or false), got integer 1",
+    ),
     ("dataplane", {"sink": "linux"}, "dataplane.sink", '"linux" is not a sink (one of "none", "memory", "netlink")'),
     ("dataplnae", {}, "dataplnae", "unknown key (did you mean dataplane?)"),
     ("vnis", {"vni": 100}, "vnis", "expected an array of tables ([[vnis]]), got table"),
@@ -865,7 +870,7 @@ def test_a_vrf_device_with_the_memory_sink_needs_its_table() -> None:
     data = changed(evpn_example(), "vrfs[0].vrf", "vrf-t1")
     data["dataplane"] = {"sink": "memory"}
     assert one_error(data) == (
-        "config.toml: vrfs[0].table: the memory sink cannot ask the kernel for VRF \"vrf-t1\"'s table: give `table`"
+        'config.toml: vrfs[0].table: the memory sink cannot ask the kernel for VRF "vrf-t1"\'s table: give `table`'
     )
     vrf = parse_config(changed(data, "vrfs[0].table", 1001)).vrfs[0]
     assert (vrf.vrf, vrf.table) == ("vrf-t1", 1001)
