@@ -208,7 +208,8 @@ class Learner:
             self._withdrawn.append(LocalMacChange(vni, key[1], address, False))
 
     def take(self) -> list[LearnedChange]:
-        """What changed since the last call: VNIs first, then withdrawals, then announcements."""
+        """What changed since the last call: VNIs first, then withdrawals, then announcements
+        (each in (VNI, MAC, IP) order)."""
         changes: list[LearnedChange] = []
         for vni, devices in self._devices.items():
             up = self._is_up(devices)
@@ -217,7 +218,7 @@ class Learner:
                 changes.append(VniChange(vni, up))
         gone: list[LearnedChange] = []
         new: list[LearnedChange] = []
-        for key in self._dirty:
+        for key in sorted(self._dirty):
             vni, mac = key
             want = frozenset({b"", *self._ips_of.get(key, ())}) if key in self._macs else frozenset()
             have = self._reported.get(key, frozenset())
