@@ -45,6 +45,7 @@ from evpn.session import (
 )
 from evpn.session import EndOfRib as SessionEndOfRib
 from evpn.session.session import EVPN
+from evpn.sink.base import Sink
 from evpn.sink.dataplane import Dataplane, open_sink
 from evpn.sink.learn import LearnedChange, LocalMacChange
 from evpn.tcp_md5 import set_md5sig
@@ -857,14 +858,15 @@ class Speaker:
 
 
 @asynccontextmanager
-async def open_speaker(config: Config) -> AsyncIterator[Speaker]:
+async def open_speaker(config: Config, *, sink: Sink | None = None) -> AsyncIterator[Speaker]:
     """Run a speaker for ``config`` while the block runs (RFC 4271 §8).
 
-    With a ``[dataplane]`` sink, the RIB's VNI/VRF state is programmed there
-    (:attr:`Speaker.dataplane`).  On exit every peer gets a Cease (Administrative Shutdown,
-    RFC 4486 §4) and every task stops; what the sink installed stays.
+    With a ``[dataplane]`` sink, or a ``sink`` of your own (any :class:`~evpn.sink.base.Sink`:
+    another dataplane), the RIB's VNI/VRF state is programmed there (:attr:`Speaker.dataplane`).
+    On exit every peer gets a Cease (Administrative Shutdown, RFC 4486 §4) and every task
+    stops; what the sink installed stays, and ``sink`` is closed.
     """
-    dataplane = await open_sink(config)
+    dataplane = await open_sink(config, sink)
     # Every held route is a GC-tracked object; with the default thresholds the collector walks
     # them all again and again during a table transfer (a third of the time at a million
     # routes).  Routes hold no reference cycles, so collect less often while the speaker runs.

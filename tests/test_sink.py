@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import evpn.sink.dataplane
-from evpn.config import Config, PeerConfig, SpeakerConfig, parse_config
+from evpn.config import Config, DataplaneConfig, PeerConfig, SpeakerConfig, parse_config
 from evpn.rib import Rib, Source
 from evpn.rib import deltas as d
 from evpn.sink import (
@@ -44,6 +44,7 @@ from evpn.sink import (
     Translator,
     mapped_ipv6,
 )
+from evpn.sink.base import OpError
 from evpn.sink.dataplane import RECONCILE_AFTER
 from evpn.speaker import Speaker, open_speaker
 from evpn.types import ip_bytes, mac_bytes
@@ -635,3 +636,38 @@ async def test_reconciliation_after_the_timer_when_a_peer_never_sends_end_of_rib
             await trio.sleep_until(start + RECONCILE_AFTER + 1)
             assert b.dataplane.statistics().reconciled
             assert entries(sink.state.values()) == DESIRED
+
+
+class RecordingSink:
+    """A sink of one's own (not a MemorySink): what it was asked to do."""
+
+    def __init__(self) -> None:
+        self.applied: list[Op] = []
+        self.reconciled: list[dict[object, Entry]] = []
+        self.closed = False
+
+    async def apply(self, ops: Sequence[Op]) -> list[OpError]:
+        self.applied += ops
+        return []
+
+    async def reconcile(self, desired: Mapping[object, Entry]) -> list[OpError]:
+        self.reconciled.append(dict(desired))
+        return []
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_open_speaker_feeds_a_sink_of_ones_own(autojump_clock: trio.testing.MockClock) -> None:
+    nlri, attributes = a_routes()
+    own = RecordingSink()
+    config = attrs.evolve(b_config(A_ID), dataplane=DataplaneConfig(sink="none"))  # the sink given wins
+    with trio.fail_after(60):
+        async with open_speaker(a_config()) as a, open_speaker(config, sink=own) as b:
+            assert b.dataplane is not None and b.dataplane.sink is own
+            await attach(a, b)
+            a.announce(nlri, attributes=attributes, next_hop=VTEP_A)
+            await until(
+                lambda: {op.entry for op in own.applied} | set().union(*map(dict.values, own.reconciled)) >= DESIRED
+            )
+    assert own.closed

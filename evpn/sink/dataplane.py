@@ -165,18 +165,19 @@ class Dataplane:
         self.failed = (self.failed + errors)[-1000:]
 
 
-async def open_sink(config: Config) -> Dataplane | None:
-    """The dataplane ``config``'s ``[dataplane]`` asks for, or ``None`` for ``sink = "none"``.
+async def open_sink(config: Config, sink: Sink | None = None) -> Dataplane | None:
+    """The dataplane ``config``'s ``[dataplane]`` asks for, or ``None`` for ``sink = "none"``;
+    with ``sink``, a dataplane feeding that sink whatever ``[dataplane] sink`` says.
 
     Device names the configuration leaves out are found in the kernel for the netlink sink
     (the VXLAN device with the VNI's ID and its bridge) and default to ``vxlanVNI`` and
-    ``brVNI`` for the memory sink.
+    ``brVNI`` for the memory sink and for ``sink``; those need the table of a VRF device in
+    the configuration (``vrfs[N].table``).
     """
-    kind = config.dataplane.sink
+    kind = "custom" if sink is not None else config.dataplane.sink
     if kind == "none":
         return None
     found: dict[int, L2Devices] = {}
-    sink: Sink
     if kind == "netlink":
         from evpn.sink import netlink  # pyroute2 only where it is needed
 
@@ -187,7 +188,7 @@ async def open_sink(config: Config) -> Dataplane | None:
         netlink_sink = netlink.NetlinkSink()
         found = await netlink_sink.discover_l2_devices()
         sink = netlink_sink
-    else:
+    elif sink is None:
         sink = MemorySink()
 
     def l2(vni: int, vxlan: str | None, bridge: str | None) -> L2Devices | None:
@@ -206,7 +207,9 @@ async def open_sink(config: Config) -> Dataplane | None:
         if l3 is None:
             continue
         table = vrf.table or _MAIN_TABLE
-        if vrf.vrf is not None and kind == "netlink":  # the memory sink has the table from the config
+        if vrf.vrf is not None and vrf.table is None and kind == "custom":
+            raise ValueError(f"vrfs {vrf.name!r}: give the table of VRF device {vrf.vrf!r} (`table`) for {sink!r}")
+        if vrf.vrf is not None and kind == "netlink":  # the other sinks have the table from the config
             table = await trio.to_thread.run_sync(netlink.vrf_table, vrf.vrf)
             if vrf.table is not None and vrf.table != table:
                 raise ValueError(f"vrfs {vrf.name!r}: VRF device {vrf.vrf!r} has table {table}, not {vrf.table}")
