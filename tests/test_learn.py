@@ -312,8 +312,8 @@ def b_config() -> Config:
 
 
 def with_watcher(watcher: FakeWatcher) -> Callable[[Config], Any]:
-    async def opened(config: Config) -> Dataplane | None:
-        dataplane = await open_sink(config)
+    async def opened(config: Config, sink: None = None) -> Dataplane | None:
+        dataplane = await open_sink(config, sink)
         if dataplane is not None:
             dataplane.watcher = watcher
         return dataplane

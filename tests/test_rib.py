@@ -441,6 +441,21 @@ def test_originating_keeps_the_sticky_flag() -> None:
     assert mobility(local.attributes.attributes) == [MacMobility(8, True)]
 
 
+def test_our_routes_for_one_mac_share_its_sequence_number() -> None:
+    """The MAC moved here (sequence 4 over the remote 3), the remote VTEP withdrew its route,
+    then the host's IP is learned: the MAC+IP route carries the MAC's 4, not 0 (FRR keeps one
+    sequence number per MAC and ignores a MAC+IP route below it)."""
+    rib = make_rib()
+    remote = advertise_mac(rib, VTEP_A, 3)
+    assert originate(rib, attrs_(RT_L2)).attributes.sequence == 4
+    rib.withdraw(P1, EVPN, [remote])
+    with_ip = originate(rib, attrs_(RT_L2), mac_route(RD_LOCAL, MAC1, "198.19.100.12"))
+    assert with_ip.attributes.sequence == 4
+    assert originate(rib, attrs_(RT_L2)).attributes.sequence == 4  # announced again: unchanged
+    rib.remove_local(LOCAL_MAC)
+    assert originate(rib, attrs_(RT_L2)).attributes.sequence == 4  # the MAC+IP route still holds it
+
+
 def test_a_remote_mac_in_another_vni_does_not_bump_the_sequence() -> None:
     rib = make_rib(two_vnis=True)
     announce(rib, P1, mac_route(RD_A, MAC1), attrs_(RT_L2B, seq=5))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
-from evpn.rib.bestpath import Reason, select
+from evpn.rib.bestpath import Reason, select, sequence_newer
 from evpn.rib.deltas import Delta
 from evpn.rib.paths import Path, PathAttributes, Source, new_path, path_attributes, route_key
 from evpn.rib.tables import IpVrf, MacVrf
@@ -197,13 +197,19 @@ class Rib:
         """Originate ``route`` (RFC 4271 §9.4) and return its path.
 
         A MAC that a remote VTEP advertises with sequence number *s* is originated with
-        *s + 1* (RFC 7432 §15.1), so that it moves to us.  A MAC that still loses, to a
-        remote sticky MAC (RFC 7432 §15.2), is not originated: ``None``.
+        *s + 1* (RFC 7432 §15.1), so that it moves to us; a route for a MAC we already
+        advertise with a higher number (its MAC-only or another MAC+IP route) gets that one, as
+        the sequence number belongs to the MAC.  A MAC that still loses, to a remote sticky MAC
+        (RFC 7432 §15.2), is not originated: ``None``.
         """
         if isinstance(route, MacIpRoute) and (vrf := self.vnis.get(route.label1)) is not None:
-            remote = vrf.remote_sequence(route.mac)
-            if remote is not None:
-                attributes = _with_sequence(attributes, (remote + 1) & _MASK)
+            remote = vrf.sequence(route.mac, local=False)
+            ours = vrf.sequence(route.mac, local=True)
+            sequence = None if remote is None else (remote + 1) & _MASK
+            if ours is not None and (sequence is None or sequence_newer(ours, sequence)):
+                sequence = ours
+            if sequence is not None:
+                attributes = _with_sequence(attributes, sequence)
         family = family_of(route)
         self.update(self.local, family, (route,), attributes, next_hop)
         return self.adj_in("", family).get(route_key(route))

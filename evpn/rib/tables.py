@@ -162,13 +162,14 @@ class MacVrf:
             return new is not None  # a type-2 key holds its MAC and IP
         return not new.source.is_local and not old.source.is_local and _flood_vtep(old) == _flood_vtep(new)
 
-    def remote_sequence(self, mac: bytes) -> int | None:
-        """The highest MAC mobility sequence number remote VTEPs advertise for ``mac``, or
-        ``None`` if none does (what a local MAC must beat, RFC 7432 §15.1)."""
+    def sequence(self, mac: bytes, *, local: bool) -> int | None:
+        """The highest MAC mobility sequence number of the paths for ``mac`` that are ours
+        (``local``) or remote VTEPs', or ``None`` if there is none (RFC 7432 §15.1: a local MAC
+        must beat the remote one; all our routes for one MAC carry one sequence number)."""
         best: int | None = None
         for path in _paths(self._by_mac.get(mac)):
             sequence = path.attributes.sequence
-            if not path.source.is_local and (best is None or sequence_newer(sequence, best)):
+            if path.source.is_local == local and (best is None or sequence_newer(sequence, best)):
                 best = sequence
         return best
 
