@@ -231,6 +231,26 @@ async def test_neighbours(ns: Namespace, sink: Any) -> None:
     assert neighbours(ns) == set()
 
 
+async def test_a_prefix_of_a_connected_subnet_leaves_the_connected_route(ns: Namespace, sink: Any) -> None:
+    """A remote VTEP advertising our own subnet (198.18.100.0/24 on br100 here) as a type-5
+    prefix in the main table: our route goes beside the kernel's connected one, below it
+    (metric 20, as zebra), and removing ours leaves the connected route."""
+
+    def main_table() -> list[tuple[str, str, int]]:
+        return sorted(
+            (r.get("protocol", ""), r["dev"], r.get("metric", 0))
+            for r in _json(ns, "ip", "-j", "-4", "route", "show", "table", "main")
+            if r["dst"] == "198.18.100.0/24"
+        )
+
+    assert main_table() == [("kernel", "br100", 0)]
+    ours = RouteEntry(254, ip("198.18.100.0"), 24, "br5000", (V2,))
+    assert await sink.apply(replace(ours)) == []
+    assert main_table() == [("235", "br5000", 20), ("kernel", "br100", 0)]
+    assert await sink.apply(remove(ours)) == []
+    assert main_table() == [("kernel", "br100", 0)]
+
+
 async def test_l3_vni_routes(ns: Namespace, sink: Any) -> None:
     single = RouteEntry(TABLE, ip("198.19.1.0"), 24, "br5000", (V2,))
     multi = RouteEntry(TABLE, ip("198.19.2.0"), 24, "br5000", (V2, V3))

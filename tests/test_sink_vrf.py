@@ -139,6 +139,7 @@ def test_route_message_goes_to_the_vrf_table(hops: tuple[str, ...]) -> None:
     assert (msg["header"]["type"], msg["header"]["sequence_number"]) == (24, 5)  # RTM_NEWROUTE
     assert (msg["family"], msg["dst_len"], msg["table"], msg["proto"]) == (socket.AF_INET, 24, 0, netlink.RTPROT_EVPN)
     assert msg.get_attr("RTA_TABLE") == TABLE and msg.get_attr("RTA_DST") == "198.19.50.0"
+    assert msg.get_attr("RTA_PRIORITY") == netlink.ROUTE_METRIC == 20  # below connected routes, as zebra
     if len(hops) == 1:
         assert msg["flags"] & 4  # RTNH_F_ONLINK
         assert (msg.get_attr("RTA_GATEWAY"), msg.get_attr("RTA_OIF")) == (hops[0], 42)

@@ -16,8 +16,8 @@ zebra does (``docs/dataplane.md``):
                    ``NLM_F_CREATE|NLM_F_REPLACE``, ``NTF_EXT_LEARNED``, ``NUD_NOARP``,
                    ``NDA_PROTOCOL`` = :data:`RTPROT_EVPN`.
 ``RouteEntry``     ``RTM_NEWROUTE`` ``NLM_F_CREATE|NLM_F_REPLACE`` in the entry's table, protocol
-                   :data:`RTPROT_EVPN`, ``RTA_GATEWAY`` + ``RTA_OIF`` with ``RTNH_F_ONLINK``, or
-                   ``RTA_MULTIPATH`` of onlink next hops.
+                   :data:`RTPROT_EVPN`, metric :data:`ROUTE_METRIC`, ``RTA_GATEWAY`` +
+                   ``RTA_OIF`` with ``RTNH_F_ONLINK``, or ``RTA_MULTIPATH`` of onlink next hops.
 =================  ==========================================================================
 
 Every entry carries our mark, by which :meth:`NetlinkSink.reconcile` tells it from others':
@@ -112,7 +112,7 @@ from evpn.sink.learn import LinkState, NeighborState
 from evpn.sink.ops import Action, Entry, FdbEntry, FloodEntry, NeighborEntry, Op, RouteEntry
 from evpn.sink.translate import L2Devices
 
-__all__ = ["RTPROT_EVPN", "NetlinkSink", "NetlinkWatcher", "discover_l2_devices", "vrf_table"]
+__all__ = ["ROUTE_METRIC", "RTPROT_EVPN", "NetlinkSink", "NetlinkWatcher", "discover_l2_devices", "vrf_table"]
 
 log = logging.getLogger("evpn.sink.netlink")
 
@@ -121,6 +121,10 @@ RTPROT_EVPN = 235
 they are told apart from everyone else's.  Not among iproute2's ``rt_protos`` (nor FRR's, 186-197);
 ``ip route show proto 235`` lists them (add ``235 evpn`` to ``/etc/iproute2/rt_protos.d/`` for
 a name)."""
+
+ROUTE_METRIC = 20
+"""The metric (``RTA_PRIORITY``) of the routes :class:`NetlinkSink` installs, as zebra's: a
+connected or static route for the same prefix (metric 0) keeps precedence and is never replaced."""
 
 T = TypeVar("T")
 
@@ -136,7 +140,7 @@ _RTNLGRP_LINK, _RTNLGRP_NEIGH = 1, 3
 _IFF_UP = 1
 _IFLA_IFNAME, _IFLA_MASTER = 3, 10
 _NDA_DST, _NDA_LLADDR, _NDA_VLAN, _NDA_IFINDEX, _NDA_MASTER, _NDA_PROTOCOL = 1, 2, 5, 8, 9, 12
-_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_MULTIPATH, _RTA_TABLE = 1, 4, 5, 9, 15
+_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_PRIORITY, _RTA_MULTIPATH, _RTA_TABLE = 1, 4, 5, 6, 9, 15
 _RTN_UNICAST = 1
 _AF_BRIDGE = socket.AF_BRIDGE
 _ZERO_MAC = bytes(6)
@@ -451,7 +455,7 @@ class _Rtnl:
     def _route(self, entry: RouteEntry, replace: bool, seq: int) -> bytes:
         family = _family(entry.prefix)
         table = entry.table
-        attrs = [_nla(_RTA_TABLE, _U32.pack(table))]
+        attrs = [_nla(_RTA_TABLE, _U32.pack(table)), _nla(_RTA_PRIORITY, _U32.pack(ROUTE_METRIC))]
         if entry.length:
             attrs.append(_nla(_RTA_DST, entry.prefix))
         if not replace:
