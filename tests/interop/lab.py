@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -213,10 +214,20 @@ class Namespace:
             # A static entry makes the MAC known at once (no need to wait for traffic to be learned).
             self.run("bridge", "fdb", "replace", host_mac, "dev", port_if, "master", "static")
 
-    def add_bridge_host(self, bridge: str, host: Namespace, *, port: str, mac: str, address: str | None = None) -> None:
+    def add_bridge_host(
+        self,
+        bridge: str,
+        host: Namespace,
+        *,
+        port: str,
+        mac: str,
+        address: str | None = None,
+        static_fdb: bool = True,
+    ) -> None:
         """A host in namespace ``host`` on ``bridge`` here: a veth with ``port`` in the bridge and
         ``eth0`` (MAC ``mac``, optional ``address``) in ``host``, both up, and ``mac`` in the
-        bridge's FDB on ``port`` (:meth:`fdb_learn`).
+        bridge's FDB on ``port`` (:meth:`fdb_learn`; with ``static_fdb=False`` the bridge only
+        learns it from the host's own traffic).
 
         Unlike ``add_vxlan_bridge(host_mac=...)``, the host's MAC is not an interface MAC of this
         namespace: bgpd refuses a received route for one of its own MACs ("DENIED due to: self
@@ -232,12 +243,69 @@ class Namespace:
         host.ip("link", "set", "eth0", "up")
         self.ip("link", "set", port, "master", bridge)
         self.ip("link", "set", port, "up")
-        self.fdb_learn(mac, port)
+        if static_fdb:
+            self.fdb_learn(mac, port)
 
     def fdb_learn(self, mac: str, port: str) -> None:
         """``bridge fdb replace MAC dev PORT master static``: the bridge knows ``mac`` behind
         ``port`` at once (as if learned from the host's traffic), and zebra sees a local MAC."""
         self.run("bridge", "fdb", "replace", mac, "dev", port, "master", "static")
+
+    def add_evpn_vni(self, vni: int, local_ip: str, *, bridge_mac: str | None = None, svi: str | None = None) -> None:
+        """An EVPN VNI as FRR and ``evpn`` expect it (``docs/dataplane.md``): ``br{vni}`` (STP off,
+        MAC ``bridge_mac`` if given, address ``svi`` if given) with ``vxlan{vni}`` (``local_ip``,
+        dstport 4789, ``nolearning``) in it, the port flags ``neigh_suppress on learning off``
+        (ARP/ND suppression, no data-plane learning on the tunnel), all up."""
+        bridge, vxlan = f"br{vni}", f"vxlan{vni}"
+        self.ip("link", "add", bridge, "type", "bridge", "stp_state", "0")
+        if bridge_mac is not None:
+            self.ip("link", "set", bridge, "address", bridge_mac)
+        self.ip(
+            "link", "add", vxlan, "type", "vxlan", "id", str(vni), "local", local_ip,
+            "dstport", "4789", "nolearning",
+        )  # fmt: skip
+        self.ip("link", "set", vxlan, "master", bridge)
+        self.run("bridge", "link", "set", "dev", vxlan, "neigh_suppress", "on", "learning", "off")
+        if svi is not None:
+            self.ip("addr", "add", svi, "dev", bridge)
+        self.ip("link", "set", vxlan, "up")
+        self.ip("link", "set", bridge, "up")
+
+    def json(self, *argv: str) -> Any:
+        """The JSON a command inside the namespace prints (``bridge -j ...``, ``ip -j ...``;
+        empty output is ``[]``)."""
+        text = self.run(*argv).stdout.strip()
+        return json.loads(text) if text else []
+
+    def fdb(self, dev: str) -> list[dict[str, Any]]:
+        """``bridge -j fdb show dev DEV``: every forwarding entry of the device and of its bridge port."""
+        return list(self.json("bridge", "-j", "fdb", "show", "dev", dev))
+
+    def neighbors(self, dev: str) -> list[dict[str, Any]]:
+        """``ip -j neigh show dev DEV`` (``dst``, ``lladdr``, ``state``, and ``flags``/``protocol``
+        when set)."""
+        return list(self.json(IP, "-j", "neigh", "show", "dev", dev))
+
+    def routes(self, *selector: str) -> list[dict[str, Any]]:
+        """``ip -j route show SELECTOR...`` (the main table unless ``table`` is given)."""
+        return list(self.json(IP, "-j", "route", "show", *selector))
+
+    def ping(self, address: str, *, count: int = 1, wait: float = 1.0) -> bool:
+        """Whether ``ping -c COUNT -W WAIT ADDRESS`` from this namespace got a reply."""
+        result = self.run("ping", "-n", "-q", "-c", str(count), "-W", f"{wait:g}", address, check=False)
+        return result.returncode == 0
+
+    def kernel_state(self, *devices: str) -> str:
+        """``bridge fdb``, ``ip neigh`` and ``ip route`` (every table) of this namespace as text,
+        for a failed test's report (``devices``: only their FDBs)."""
+        commands: list[list[str]] = [["bridge", "fdb", "show", *(("dev", d) if d else ())] for d in devices or ("",)]
+        commands += [[IP, "neigh", "show"], [IP, "route", "show", "table", "all"], [IP, "-br", "link"]]
+        parts = []
+        for argv in commands:
+            result = self.run(*argv, check=False)
+            name = " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))
+            parts.append(f"--- {self.name}: {name}\n{(result.stdout + result.stderr).strip()}")
+        return "\n".join(parts)
 
 
 @contextlib.contextmanager
@@ -253,6 +321,116 @@ def namespaces(*prefixes: str) -> Iterator[list[Namespace]]:
             ns.delete()
 
 
+# --- packet captures -----------------------------------------------------------------------------
+
+TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
+VXLAN_PORT = 4789
+
+
+class Capture:
+    """``tcpdump -w`` on one interface inside a namespace: started as our child and stopped by its PID
+    (``ip netns exec`` execs tcpdump, so that PID is tcpdump's); :meth:`vxlan` decodes what it saw.
+
+    Use it as a context manager, or :meth:`start` and :meth:`stop` (also safe after a failed start)."""
+
+    def __init__(self, ns: Namespace, interface: str, path: Path, bpf: str = f"udp port {VXLAN_PORT}") -> None:
+        self.ns, self.interface, self.path, self.bpf = ns, interface, path, bpf
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = path.with_suffix(".log")
+
+    def start(self, timeout: float = 10) -> Capture:
+        with open(self._log, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.ns.argv(TCPDUMP, "-i", self.interface, "-n", "--immediate-mode", "-U", "-w", self.path, self.bpf),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        def listening() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ProcessDiedError(f"tcpdump in {self.ns.name} exited {self.proc.returncode}: {_tail(self._log)}")
+            return "listening on" in _tail(self._log)
+
+        wait_for(listening, timeout, what=f"tcpdump on {self.interface} in {self.ns.name}", interval=0.05)
+        return self
+
+    def stop(self, linger: float = 0.3) -> None:
+        """Stop tcpdump (SIGTERM to its PID) once ``linger`` seconds have let it write the last packets."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                time.sleep(linger)
+            stop_process(self.proc)
+            self.proc = None
+
+    def __enter__(self) -> Capture:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def vxlan(self) -> list[dict[str, Any]]:
+        """The VXLAN packets captured so far (:func:`decode_vxlan`; others left out)."""
+        return [d for frame in read_pcap(self.path) if (d := decode_vxlan(frame)) is not None]
+
+
+def read_pcap(path: Path) -> list[bytes]:
+    """The frames of a classic pcap file of Ethernet frames (what ``tcpdump -w`` writes)."""
+    data = path.read_bytes() if path.exists() else b""
+    if len(data) < 24:
+        return []
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    if struct.unpack(endian + "I", data[20:24])[0] != 1:  # LINKTYPE_ETHERNET
+        raise ValueError(f"{path}: not an Ethernet capture")
+    frames, offset = [], 24
+    while offset + 16 <= len(data):
+        captured = struct.unpack(endian + "I", data[offset + 8 : offset + 12])[0]
+        offset += 16
+        frames.append(data[offset : offset + captured])
+        offset += captured
+    return frames
+
+
+def _mac_text(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _ip_text(raw: bytes) -> str:
+    return ".".join(str(b) for b in raw)
+
+
+def decode_vxlan(frame: bytes) -> dict[str, Any] | None:
+    """An IPv4/UDP VXLAN packet (RFC 7348) as ``{"outer_src", "outer_dst", "vni", "inner_src",
+    "inner_dst", "ethertype"}`` plus, for an inner ARP packet, ``"arp_op"`` (1 request, 2 reply),
+    ``"arp_sender"``, ``"arp_target"`` (IPv4 addresses) and, for inner IPv4, ``"ip_src"``,
+    ``"ip_dst"``, ``"ip_proto"`` and ``"icmp_type"`` (8 echo request, 0 reply; ICMP only).
+    ``None`` for anything else."""
+    if len(frame) < 14 + 20 + 8 + 8 + 14 or frame[12:14] != b"\x08\x00":
+        return None
+    ip = frame[14:]
+    header = (ip[0] & 0x0F) * 4
+    if ip[0] >> 4 != 4 or ip[9] != 17 or len(ip) < header + 16 + 14:
+        return None
+    udp = ip[header:]
+    if struct.unpack("!H", udp[2:4])[0] != VXLAN_PORT or not udp[8] & 0x08:
+        return None
+    inner = udp[16:]
+    out: dict[str, Any] = {
+        "outer_src": _ip_text(ip[12:16]), "outer_dst": _ip_text(ip[16:20]),
+        "vni": int.from_bytes(udp[12:15], "big"),
+        "inner_dst": _mac_text(inner[0:6]), "inner_src": _mac_text(inner[6:12]),
+        "ethertype": struct.unpack("!H", inner[12:14])[0],
+    }  # fmt: skip
+    payload = inner[14:]
+    if out["ethertype"] == 0x0806 and len(payload) >= 28:
+        out.update(arp_op=struct.unpack("!H", payload[6:8])[0], arp_sender=_ip_text(payload[14:18]),
+                   arp_target=_ip_text(payload[24:28]))  # fmt: skip
+    elif out["ethertype"] == 0x0800 and len(payload) >= 20:
+        inner_header = (payload[0] & 0x0F) * 4
+        out.update(ip_src=_ip_text(payload[12:16]), ip_dst=_ip_text(payload[16:20]), ip_proto=payload[9])
+        if payload[9] == 1 and len(payload) > inner_header:
+            out["icmp_type"] = payload[inner_header]
+    return out
+
+
 # --- FRR -----------------------------------------------------------------------------------------
 
 
@@ -263,11 +441,15 @@ def frr_bgpd_conf(
     neighbors: Sequence[dict[str, Any]],
     advertise_all_vni: bool = True,
     extra_evpn: str = "",
+    extra_bgp: str = "",
+    trailer: str = "",
 ) -> str:
     """An EVPN-only bgpd.conf with tight timers.
 
     Each neighbour is ``{"address", "asn", "password"?, "passive"?}``.  ``timers bgp 3 9`` and
-    ``timers connect 1`` make sessions come up (and come back) within seconds.
+    ``timers connect 1`` make sessions come up (and come back) within seconds.  ``extra_evpn`` goes
+    into ``address-family l2vpn evpn``, ``extra_bgp`` into ``router bgp`` after it (e.g. another
+    address family), ``trailer`` after ``router bgp`` (route maps, prefix lists).
     """
     lines = [
         "frr defaults datacenter",
@@ -292,7 +474,12 @@ def frr_bgpd_conf(
         lines.append("  advertise-all-vni")
     if extra_evpn:
         lines += ["  " + line for line in textwrap.dedent(extra_evpn).strip().splitlines()]
-    lines += [" exit-address-family", "!", ""]
+    lines += [" exit-address-family"]
+    if extra_bgp:
+        lines += [" " + line for line in textwrap.dedent(extra_bgp).strip().splitlines()]
+    lines += ["!", ""]
+    if trailer:
+        lines += [*textwrap.dedent(trailer).strip().splitlines(), "!", ""]
     return "\n".join(lines)
 
 
@@ -518,8 +705,11 @@ class GoBgp:
             raise ProcessDiedError(f"gobgpd in {self.ns.name} is not running: {self.log_tail()}")
         return True
 
-    def stop(self) -> None:
+    def stop(self, linger: float = 0.3) -> None:
+        """Stop tcpdump (SIGTERM to its PID) once ``linger`` seconds have let it write the last packets."""
         if self.proc is not None:
+            if self.proc.poll() is None:
+                time.sleep(linger)
             stop_process(self.proc)
             self.proc = None
         if self._log is not None:
@@ -720,6 +910,14 @@ class Speaker:
                 self.proc.stdout.close()
         return self.returncode
 
+    def kill(self) -> int | None:
+        """SIGKILL the PID we started (no Cease, nothing cleaned up: a crash), reap it and wait
+        for the reader; return the exit code (``-9``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+        return self.stop()
+
     def close(self) -> None:
         self.stop()
         self._stderr.close()
@@ -772,13 +970,14 @@ class Lab:
         vnis: Sequence[dict[str, Any]] = (),
         vrfs: Sequence[dict[str, Any]] = (),
         stdin: bool = False,
+        dataplane: dict[str, Any] | None = None,
     ) -> Speaker:
         """Run the speaker driver: ``python -u PROGRAM CONFIG.toml [--announce ROUTES.json]`` in ``ns``,
-        with CONFIG.toml written from ``speaker``/``peers``/``vnis``/``vrfs`` and ROUTES.json from ``routes``;
-        ``stdin=True`` opens its command channel (:meth:`Speaker.send`)."""
+        with CONFIG.toml written from ``speaker``/``peers``/``vnis``/``vrfs``/``dataplane`` and ROUTES.json
+        from ``routes``; ``stdin=True`` opens its command channel (:meth:`Speaker.send`)."""
         n = len(self.speakers) + 1
         config = self.workdir / f"speaker{n}.toml"
-        config.write_text(speaker_toml(speaker, peers, vnis=vnis, vrfs=vrfs))
+        config.write_text(speaker_toml(speaker, peers, vnis=vnis, vrfs=vrfs, dataplane=dataplane))
         args: list[str | os.PathLike[str]] = [config]
         if routes is not None:
             args += ["--announce", write_json(self.workdir / f"routes{n}.json", routes)]
@@ -835,15 +1034,20 @@ def speaker_toml(
     *,
     vnis: Sequence[dict[str, Any]] = (),
     vrfs: Sequence[dict[str, Any]] = (),
+    dataplane: dict[str, Any] | None = None,
 ) -> str:
     """CONFIG.toml for the speaker driver: ``[speaker]`` then one ``[[peers]]`` table per peer,
-    one ``[[vnis]]`` per VNI and one ``[[vrfs]]`` per VRF (keys with a ``None`` value are left out)."""
+    one ``[[vnis]]`` per VNI, one ``[[vrfs]]`` per VRF and, if given, ``[dataplane]`` (keys with a
+    ``None`` value are left out)."""
     lines = ["[speaker]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in speaker.items() if v is not None]
     for section, tables in (("peers", peers), ("vnis", vnis), ("vrfs", vrfs)):
         for table in tables:
             lines += ["", f"[[{section}]]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    if dataplane is not None:
+        lines += ["", "[dataplane]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in dataplane.items() if v is not None]
     return "\n".join(lines) + "\n"
 
 
