@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import struct
+from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "VNI_BASE",
     "VTEP_COUNT",
     "UpdatePlan",
+    "encode_type2_update",
     "encode_update",
     "leaf_as",
     "type2_plan",
@@ -111,6 +113,9 @@ _ESI_ZERO: Final[bytes] = bytes(10)
 EVPN_ROUTE_SIZE: Final[int] = _EVPN_MAC_IP.size
 """Octets of one MAC/IPv4 route in the MP_REACH_NLRI (39)."""
 
+# The same without an IP address (IP Address Length 0): a MAC-only route, 35 octets.
+_EVPN_MAC_ONLY = struct.Struct("!BBH4sH10sIB6sB3s")
+
 # MP_REACH_NLRI value before the NLRI: AFI, SAFI, next hop length, IPv4 next
 # hop, reserved octet.
 _MP_REACH_HEAD = struct.Struct("!HBB4sx")
@@ -140,10 +145,9 @@ def _attribute(flags: int, code: int, value: bytes) -> bytes:
     return struct.pack("!BBB", flags, code, len(value)) + value
 
 
-def _path_attributes(vtep: int, vni: int, nlri: bytes) -> bytes:
+def _path_attributes(next_hop: bytes, origin_as: int, vni: int, nlri: bytes) -> bytes:
     """Encode ORIGIN, AS_PATH, MP_REACH_NLRI and EXTENDED_COMMUNITIES, in type order."""
-    as_path = struct.pack("!BBII", _AS_SEQUENCE, 2, PEER_AS, leaf_as(vtep))
-    next_hop = ipaddress.IPv4Address(_VTEP_BASE + 1 + vtep).packed
+    as_path = struct.pack("!BBII", _AS_SEQUENCE, 2, PEER_AS, origin_as)
     mp_reach = _MP_REACH_HEAD.pack(_AFI_L2VPN, _SAFI_EVPN, 4, next_hop) + nlri
     communities = _RT_TWO_OCTET_AS.pack(0x00, 0x02, RT_AS, vni) + _ENCAPSULATION.pack(0x03, 0x0C, _TUNNEL_VXLAN)
     return b"".join(
@@ -156,14 +160,16 @@ def _path_attributes(vtep: int, vni: int, nlri: bytes) -> bytes:
     )
 
 
-def _update(vtep: int, vni: int, nlri: bytes) -> bytes:
-    attributes = _path_attributes(vtep, vni, nlri)
+def _update(next_hop: bytes, origin_as: int, vni: int, nlri: bytes) -> bytes:
+    attributes = _path_attributes(next_hop, origin_as, vni, nlri)
     # withdrawn routes length (0), path attribute length, attributes, no IPv4 NLRI
     body = struct.pack("!HH", 0, len(attributes)) + attributes
     return _HEADER.pack(_MARKER, _HEADER.size + len(body), _UPDATE_TYPE) + body
 
 
-MAX_ROUTES_PER_UPDATE: Final[int] = (BGP_MAX_MESSAGE_SIZE - len(_update(0, VNI_BASE, b""))) // EVPN_ROUTE_SIZE
+MAX_ROUTES_PER_UPDATE: Final[int] = (
+    BGP_MAX_MESSAGE_SIZE - len(_update(bytes(4), leaf_as(0), VNI_BASE, b""))
+) // EVPN_ROUTE_SIZE
 """Most MAC/IPv4 routes one UPDATE of this shape holds within 4096 octets."""
 
 
@@ -226,27 +232,34 @@ def type2_plan(n_routes: int, routes_per_update: int = 90, seed: int = 1) -> lis
 
 def encode_update(plan: UpdatePlan) -> bytes:
     """Encode the UPDATE ``plan`` describes, by hand (attributes in type order)."""
-    rd_admin = ipaddress.IPv4Address(_VTEP_BASE + 1 + plan.vtep).packed
-    label = plan.vni.to_bytes(3, "big")
-    nlri = b"".join(
-        _EVPN_MAC_IP.pack(
-            _ROUTE_TYPE_MAC_IP,
-            EVPN_ROUTE_SIZE - 2,
-            _RD_TYPE_IPV4,
-            rd_admin,
-            plan.rd_number,
-            _ESI_ZERO,
-            0,
-            48,
-            mac,
-            32,
-            ip,
-            label,
-        )
-        for mac, ip in plan.hosts
-    )
-    message = _update(plan.vtep, plan.vni, nlri)
-    assert len(message) <= BGP_MAX_MESSAGE_SIZE
+    return encode_type2_update(vtep_address(plan.vtep), plan.vni, plan.rd_number, plan.hosts, leaf_as(plan.vtep))
+
+
+def encode_type2_update(
+    vtep: str, vni: int, rd_number: int, hosts: Sequence[tuple[bytes, bytes]], origin_as: int
+) -> bytes:
+    """Encode, by hand, one UPDATE of the shape above from VTEP ``vtep`` (an IPv4 address: the
+    next hop and RD administrator) for VNI ``vni``: RD ``vtep:rd_number``, AS_PATH
+    ``PEER_AS origin_as``, and one route per ``(MAC, IPv4 address)`` of ``hosts``, where an empty
+    address (``b""``) makes a MAC-only route (IP Address Length 0, RFC 7432 7.2; 35 octets).
+
+    Raises:
+        ValueError: if the message would exceed 4096 octets.
+    """
+    next_hop = ipaddress.IPv4Address(vtep).packed
+    label = vni.to_bytes(3, "big")
+    parts = []
+    for mac, ip in hosts:
+        if ip:
+            parts.append(_EVPN_MAC_IP.pack(_ROUTE_TYPE_MAC_IP, EVPN_ROUTE_SIZE - 2, _RD_TYPE_IPV4, next_hop, rd_number,
+                                           _ESI_ZERO, 0, 48, mac, 32, ip, label))  # fmt: skip
+        else:
+            parts.append(_EVPN_MAC_ONLY.pack(_ROUTE_TYPE_MAC_IP, _EVPN_MAC_ONLY.size - 2, _RD_TYPE_IPV4, next_hop,
+                                             rd_number, _ESI_ZERO, 0, 48, mac, 0, label))  # fmt: skip
+    nlri = b"".join(parts)
+    message = _update(next_hop, origin_as, vni, nlri)
+    if len(message) > BGP_MAX_MESSAGE_SIZE:
+        raise ValueError(f"{len(hosts)} routes make a {len(message)}-octet UPDATE (at most {BGP_MAX_MESSAGE_SIZE})")
     return message
 
 
