@@ -13,6 +13,7 @@ import sys
 
 import evpn.cli.decode as decode_command
 import evpn.cli.run as run_command
+import evpn.cli.show as show_command
 from evpn import __version__
 
 __all__ = ["build_parser", "main"]
@@ -25,14 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     decode_command.add_parser(subparsers)
     run_command.add_parser(subparsers)
+    show_command.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``evpn`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
-    0 on success, 1 when the input held a protocol error, 2 for usage errors and
-    unreadable input (as argparse does).
+    0 on success; 1 when the input held a protocol error (``decode``), a speaker could not
+    start (``run``) or did not answer (``show``); 2 for usage errors, unreadable input and
+    bad configurations (as argparse does).
     """
     parser = build_parser()
     try:
