@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import reference_encoder as ref
-import strategies as gen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evpn.testing import strategies as gen
 from evpn.types import ESI, RouteDistinguisher
 from evpn.wire import (
     AFI,

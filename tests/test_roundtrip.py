@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 import pytest
-import strategies as gen
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
+from evpn.testing import strategies as gen
 from evpn.types import ESI, RouteDistinguisher
 from evpn.wire import (
     AFI,

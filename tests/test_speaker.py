@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -47,7 +45,6 @@ from evpn.wire.attributes import AS_SEQUENCE
 
 A_ID, B_ID = "192.0.2.1", "192.0.2.2"  # router IDs, and the peer addresses on memory streams
 EVPN = ("l2vpn-evpn",)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -675,32 +672,6 @@ async def test_tcp_both_active_at_the_same_time() -> None:
         ups = [i for i, event in enumerate(seen) if isinstance(event, PeerUp)]
         downs = [i for i, event in enumerate(seen) if isinstance(event, PeerDown)]
         assert len(ups) == 1 and all(i < ups[0] for i in downs), seen
-
-
-# --- the example ---------------------------------------------------------------------------------
-
-
-def test_orchestrator_example_runs() -> None:
-    port = free_port("127.0.0.1")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "orchestrator.py"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    lines = out.splitlines()
-    # Each leaf learns the other's VTEP for both VNIs from type-3 routes.
-    assert "leaf1: VNI 100: remote VTEP 198.18.0.2 (from 127.0.0.2)" in lines
-    assert "leaf1: VNI 200: remote VTEP 198.18.0.2 (from 127.0.0.2)" in lines
-    assert "leaf2: VNI 100: remote VTEP 198.18.0.1 (from 127.0.0.1)" in lines
-    assert "leaf2: VNI 200: remote VTEP 198.18.0.1 (from 127.0.0.1)" in lines
 
 
 # --- local origination: [[vnis]] and [[vrfs]] ------------------------------------------------
