@@ -122,6 +122,13 @@ class MacVrf:
         on MAC mobility, which the owner must withdraw (RFC 7432 §15.1)."""
         route = path.route
         if isinstance(route, MacIpRoute):
+            if path.source.is_local and any(
+                not other.source.is_local and compare(other, path) in ((True, Reason.SEQUENCE), (True, Reason.STICKY))
+                for other in _paths(self._by_mac.get(route.mac))
+            ):
+                # A local MAC that a remote one already beats (sticky): the owner withdraws it.
+                # Not imported at all, so that its IP's neighbour entry does not go and come back.
+                return [path]
             candidates = _add(self._by_mac, route.mac, key, path)
             self._publish_mac(route.mac, candidates)
             if route.ip:
@@ -133,11 +140,6 @@ class MacVrf:
                     if other.source.is_local
                     and compare(path, other) in ((True, Reason.SEQUENCE), (True, Reason.STICKY))
                 ]
-            if isinstance(candidates, dict) and any(
-                not other.source.is_local and compare(other, path) in ((True, Reason.SEQUENCE), (True, Reason.STICKY))
-                for other in candidates.values()
-            ):
-                return [path]  # a local MAC that a remote one already beats (sticky): not kept either
         elif isinstance(route, InclusiveMulticastRoute) and not path.source.is_local:
             vtep = _flood_vtep(path)
             self._publish_vtep(vtep, _add(self._by_vtep, vtep, key, path))
