@@ -399,11 +399,17 @@ class Speaker:
     async def _shutdown(self, communication: str = "") -> None:
         """ManualStop every session (Cease, RFC 4486 §4) and flush it to the socket."""
         now = trio.current_time()
+        closing = []
         for peer in self._peers.values():
             peer.session.stop(now, communication)
+            # Take each stream before the next checkpoint: a peer task that wakes up now must
+            # not start closing it too, as this shielded flush is the one that gets to finish.
+            if peer.stream is not None:
+                closing.append((peer, peer.stream))
+                peer.stream = None
         async with trio.open_nursery() as nursery:
-            for peer in self._peers.values():
-                nursery.start_soon(self._close, peer)
+            for peer, stream in closing:
+                nursery.start_soon(self._flush_and_close, peer, stream)
 
     # --- connections ---------------------------------------------------------------
 
@@ -562,8 +568,11 @@ class Speaker:
     async def _close(self, peer: _Peer) -> None:
         """Flush what the session queued (a NOTIFICATION) and close the peer's connection."""
         stream, peer.stream = peer.stream, None
-        if stream is None:
-            return
+        if stream is not None:
+            await self._flush_and_close(peer, stream)
+
+    async def _flush_and_close(self, peer: _Peer, stream: trio.abc.Stream) -> None:
+        """Send what the session queued on ``stream``, no longer the peer's, then close it."""
         with trio.move_on_after(_CLOSE_GRACE):
             try:
                 async with peer.send_lock:  # the writer may be in send_all on this stream
