@@ -4,16 +4,16 @@
 :class:`~evpn.speaker.Speaker`.  Each request is one JSON object on a line, each answer one
 JSON object on a line; a connection may ask several times.
 
-=========================================  ===============================================
-request                                    answer
-=========================================  ===============================================
-``{"show": "peers"}``                      :func:`peers_answer`: state, uptime, counters
-``{"show": "routes"}`` (``"vni"``,         :func:`routes_answer`: the Loc-RIB per VNI/VRF,
-``"vrf"`` to pick one table)               every path, why the best one won
-``{"show": "vteps"}`` (``"vni"``)          :func:`vteps_answer`: the remote VTEPs per VNI
-``{"show": "dataplane"}``                  :func:`dataplane_answer`: the sink's counters
-                                           and the entries the RIB calls for
-=========================================  ===============================================
+===================================================  ===============================================
+request                                              answer
+===================================================  ===============================================
+``{"show": "peers"}``                                :func:`peers_answer`: state, uptime, counters
+``{"show": "routes"}``, with ``"vni"`` or ``"vrf"``  :func:`routes_answer`: the Loc-RIB per VNI/VRF,
+                                                     every path, why the best one won
+``{"show": "vteps"}``, with ``"vni"``                :func:`vteps_answer`: the remote VTEPs per VNI
+``{"show": "dataplane"}``                            :func:`dataplane_answer`: the sink's counters
+                                                     and the entries the RIB calls for
+===================================================  ===============================================
 
 A bad request gets ``{"error": "..."}`` naming what was wrong.  The answers are built by
 pure functions of the speaker's state (no I/O), so they can be tested without sockets;

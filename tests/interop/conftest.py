@@ -68,12 +68,6 @@ HERE = Path(__file__).parent
 DRIVER = Path(os.environ.get("EVPN_INTEROP_DRIVER") or HERE / "speaker_driver.py").resolve()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "interop: runs FRR/GoBGP and our speaker in network namespaces (needs root; tests/interop)"
-    )
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
