@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 import netaddr
+from netaddr.strategy import eui48
 
 __all__ = [
     "ESI",
@@ -37,10 +38,14 @@ def mac_bytes(value: object) -> bytes:
         if len(value) != 6:
             raise ValueError(f"MAC address must be 6 bytes, got {len(value)}: {bytes(value).hex()}")
         return bytes(value)
-    try:
-        eui = value if isinstance(value, netaddr.EUI) else netaddr.EUI(str(value))
-    except (netaddr.AddrFormatError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a MAC address: {value!r}") from exc
+    if isinstance(value, netaddr.EUI):
+        eui = value
+    elif isinstance(value, str):
+        if not eui48.valid_str(value.strip()):  # netaddr alone would read "5" as the integer 5
+            raise ValueError(f"not a MAC address: {value!r}")
+        eui = netaddr.EUI(value.strip())
+    else:
+        raise TypeError(f"MAC address must be text, 6 bytes or netaddr.EUI, not {value!r}")
     if eui.version != 48:
         raise ValueError(f"not a 48-bit MAC address: {value!r}")
     return eui.packed
@@ -60,7 +65,7 @@ def ip_bytes(value: object, *, allow_none: bool = False) -> bytes:
         return b""
     if isinstance(value, bytes | bytearray):
         if len(value) not in (4, 16) and not (allow_none and len(value) == 0):
-            raise ValueError(f"IP address must be 4 or 16 bytes, got {len(value)}")
+            raise ValueError(f"IP address must be 4 or 16 bytes, got {len(value)}: {bytes(value).hex()}")
         return bytes(value)
     try:
         ip = value if isinstance(value, netaddr.IPAddress) else netaddr.IPAddress(str(value))
@@ -93,8 +98,8 @@ def label_from_mpls(label: int, bottom_of_stack: bool = True) -> int:
 
     For VXLAN (RFC 8365 §5.1.3) the VNI is the raw 24-bit value itself; use it directly.
     """
-    if not 0 <= label < 1 << 20:
-        raise ValueError(f"MPLS label must be 0..1048575, got {label}")
+    if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < 1 << 20:
+        raise ValueError(f"MPLS label must be an integer in 0..1048575, got {label!r}")
     return label << 4 | int(bottom_of_stack)
 
 
@@ -149,6 +154,8 @@ class RouteDistinguisher:
 
         A 2-octet ASN gives type 0 (NN up to 2^32-1); a larger ASN gives type 2.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"route distinguisher text must be str, not {text!r}")
         admin, sep, number = text.rpartition(":")
         try:
             assigned = int(number)
@@ -276,6 +283,8 @@ class ESI:
     @classmethod
     def parse(cls, text: str) -> ESI:
         """Parse ten colon-separated hex octets, as FRR prints an ESI."""
+        if not isinstance(text, str):
+            raise TypeError(f"ESI text must be str, not {text!r}")
         try:
             raw = bytes(int(part, 16) for part in text.split(":"))
         except ValueError:

@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, get_args
 
 import attrs
 import netaddr
 
 from evpn.errors import Action, BGPError
 from evpn.types import format_ip, ip_bytes
-from evpn.wire._common import U16, U32, Malformed, bits, check_range, to_tuple, to_tuple_of_tuples
+from evpn.wire._common import (
+    U16,
+    U32,
+    Malformed,
+    address,
+    bits,
+    check_bytes,
+    check_range,
+    items_of,
+    max_bytes,
+    to_tuple,
+    to_tuple_of_tuples,
+)
 from evpn.wire.codes import AFI, SAFI, AttrType, ErrorCode, UpdateSubcode
 from evpn.wire.context import Context
 from evpn.wire.extcommunities import ExtCommunity, decode_ext_community
@@ -62,10 +74,25 @@ AS_TRANS = 23456
 """The 2-octet placeholder for a 4-octet AS number (RFC 6793 §9)."""
 
 Nlri: TypeAlias = EvpnRoute | Prefix | OpaqueNlri
+_NLRI: tuple[type, ...] = get_args(Nlri)
+_EVPN_ROUTE: tuple[type, ...] = get_args(EvpnRoute)
+_EXT_COMMUNITY: tuple[type, ...] = get_args(ExtCommunity)
 
 
 def _flags_field(default: int) -> Any:
     return attrs.field(default=default, kw_only=True, validator=bits(8))
+
+
+def _next_hop_address(value: object) -> bytes:
+    return address("NEXT_HOP", value)
+
+
+def _address(value: object) -> bytes:
+    return address("address", value)
+
+
+def _router_id(value: object) -> bytes:
+    return address("router_id", value)
 
 
 def _cluster_id(value: object) -> bytes:
@@ -99,7 +126,7 @@ class Origin:
 
     @value.validator
     def _check(self, _: Any, value: int) -> None:
-        if value not in (0, 1, 2):
+        if not isinstance(value, int) or isinstance(value, bool) or value not in (0, 1, 2):
             raise ValueError(f"ORIGIN must be 0 (IGP), 1 (EGP) or 2 (INCOMPLETE), got {value!r}")
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -116,7 +143,7 @@ class AsPathSegment:
 
     @type.validator
     def _check_type(self, _: Any, value: int) -> None:
-        if value not in (1, 2, 3, 4):
+        if not isinstance(value, int) or isinstance(value, bool) or value not in (1, 2, 3, 4):
             raise ValueError(f"AS_PATH segment type must be 1..4, got {value!r}")
 
     @asns.validator
@@ -183,7 +210,9 @@ class AsPath:
     :class:`Context` picks 2- or 4-octet encoding (RFC 6793 §3, §4.2.2)."""
 
     type_code: ClassVar[int] = AttrType.AS_PATH
-    segments: tuple[AsPathSegment, ...] = attrs.field(default=(), converter=to_tuple)
+    segments: tuple[AsPathSegment, ...] = attrs.field(
+        default=(), converter=to_tuple, validator=items_of(AsPathSegment, "AsPathSegment values")
+    )
     flags: int = _flags_field(WELL_KNOWN)
 
     @property
@@ -201,7 +230,9 @@ class As4Path:
     """AS4_PATH (RFC 6793 §3): the 4-octet path sent alongside a 2-octet AS_PATH."""
 
     type_code: ClassVar[int] = AttrType.AS4_PATH
-    segments: tuple[AsPathSegment, ...] = attrs.field(default=(), converter=to_tuple)
+    segments: tuple[AsPathSegment, ...] = attrs.field(
+        default=(), converter=to_tuple, validator=items_of(AsPathSegment, "AsPathSegment values")
+    )
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -247,13 +278,13 @@ class NextHop:
     """NEXT_HOP (RFC 4271 §5.1.3): an IPv4 address."""
 
     type_code: ClassVar[int] = AttrType.NEXT_HOP
-    address: bytes = attrs.field(converter=ip_bytes, repr=lambda v: repr(format_ip(v)))
+    address: bytes = attrs.field(converter=_next_hop_address, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(WELL_KNOWN)
 
     @address.validator
     def _check(self, _: Any, value: bytes) -> None:
         if len(value) != 4:
-            raise ValueError("NEXT_HOP must be an IPv4 address")
+            raise ValueError(f"NEXT_HOP must be an IPv4 address, got {format_ip(value)}")
 
     def value_bytes(self, ctx: Context) -> bytes:
         """The attribute value on the wire."""
@@ -304,7 +335,7 @@ class Aggregator:
 
     type_code: ClassVar[int] = AttrType.AGGREGATOR
     asn: int = attrs.field(validator=bits(32))
-    address: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
+    address: bytes = attrs.field(converter=_address, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -320,7 +351,7 @@ class As4Aggregator:
 
     type_code: ClassVar[int] = AttrType.AS4_AGGREGATOR
     asn: int = attrs.field(validator=bits(32))
-    address: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
+    address: bytes = attrs.field(converter=_address, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -354,7 +385,7 @@ class OriginatorId:
     """ORIGINATOR_ID (RFC 4456 §8)."""
 
     type_code: ClassVar[int] = AttrType.ORIGINATOR_ID
-    router_id: bytes = attrs.field(converter=ip_bytes, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
+    router_id: bytes = attrs.field(converter=_router_id, validator=_is_ipv4, repr=lambda v: repr(format_ip(v)))
     flags: int = _flags_field(OPTIONAL)
 
     def value_bytes(self, ctx: Context) -> bytes:
@@ -389,14 +420,15 @@ class MpReach:
     type_code: ClassVar[int] = AttrType.MP_REACH_NLRI
     afi: int = attrs.field(validator=bits(16))
     safi: int = attrs.field(validator=bits(8))
-    next_hop: bytes = attrs.field(repr=lambda v: repr(v.hex()))
-    nlri: tuple[Nlri, ...] = attrs.field(default=(), converter=to_tuple)
+    next_hop: bytes = attrs.field(validator=max_bytes(255), repr=lambda v: repr(v.hex()))  # 1-octet length
+    nlri: tuple[Nlri, ...] = attrs.field(default=(), converter=to_tuple, validator=items_of(_NLRI, "NLRI values"))
     flags: int = _flags_field(OPTIONAL)
 
-    @next_hop.validator
-    def _check(self, _: Any, value: bytes) -> None:
-        if not isinstance(value, bytes) or len(value) > 255:
-            raise ValueError("next_hop must be at most 255 bytes")
+    def __attrs_post_init__(self) -> None:
+        problem = _next_hop_problem(self.afi, self.safi, len(self.next_hop))
+        if problem:
+            raise ValueError(f"next_hop: {problem}")
+        _check_family_nlri(self.afi, self.safi, self.nlri)
 
     @property
     def next_hops(self) -> tuple[netaddr.IPAddress, ...]:
@@ -425,8 +457,11 @@ class MpUnreach:
     type_code: ClassVar[int] = AttrType.MP_UNREACH_NLRI
     afi: int = attrs.field(validator=bits(16))
     safi: int = attrs.field(validator=bits(8))
-    nlri: tuple[Nlri, ...] = attrs.field(default=(), converter=to_tuple)
+    nlri: tuple[Nlri, ...] = attrs.field(default=(), converter=to_tuple, validator=items_of(_NLRI, "NLRI values"))
     flags: int = _flags_field(OPTIONAL)
+
+    def __attrs_post_init__(self) -> None:
+        _check_family_nlri(self.afi, self.safi, self.nlri)
 
     def value_bytes(self, ctx: Context) -> bytes:
         """The attribute value on the wire."""
@@ -438,7 +473,9 @@ class ExtendedCommunities:
     """EXTENDED_COMMUNITIES (RFC 4360 §2)."""
 
     type_code: ClassVar[int] = AttrType.EXTENDED_COMMUNITIES
-    communities: tuple[ExtCommunity, ...] = attrs.field(converter=to_tuple)
+    communities: tuple[ExtCommunity, ...] = attrs.field(
+        converter=to_tuple, validator=items_of(_EXT_COMMUNITY, "extended community values")
+    )
 
     @communities.validator
     def _check(self, _: Any, value: tuple[ExtCommunity, ...]) -> None:
@@ -469,6 +506,14 @@ class PmsiTunnel:
     tunnel_id: bytes = attrs.field(default=b"", repr=lambda v: repr(v.hex()))
     tunnel_flags: int = attrs.field(default=0, validator=bits(8))
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
+
+    @tunnel_id.validator
+    def _check(self, _: Any, value: bytes) -> None:
+        check_bytes("tunnel_id", value, 0xFFFF - 5)  # the attribute length holds flags, type, label too
+        if self.tunnel_type == INGRESS_REPLICATION and len(value) not in (4, 16):
+            raise ValueError(
+                f"tunnel_id of ingress replication must be a 4- or 16-byte IP address, got {value.hex()!r}"
+            )
 
     @property
     def endpoint(self) -> netaddr.IPAddress | None:
@@ -515,7 +560,7 @@ class UnknownAttribute:
     """
 
     type_code: int = attrs.field(validator=bits(8))
-    value: bytes = attrs.field(repr=lambda v: repr(v.hex()))
+    value: bytes = attrs.field(validator=max_bytes(0xFFFF), repr=lambda v: repr(v.hex()))  # extended length
     flags: int = _flags_field(OPTIONAL_TRANSITIVE)
 
     def __attrs_post_init__(self) -> None:
@@ -650,6 +695,34 @@ def _cluster_list(value: bytes, flags: int, ctx: Context) -> Attribute:
     return ClusterList([value[i : i + 4] for i in range(0, len(value), 4)], flags=flags)
 
 
+def _next_hop_problem(afi: int, safi: int, length: int) -> str | None:
+    """What is wrong with a next hop of ``length`` bytes for (afi, safi), if anything (RFC 7606 §7.11)."""
+    if afi == AFI.L2VPN and safi == SAFI.EVPN and length not in (4, 16, 32):
+        return f"EVPN next-hop length {length} (must be 4, 16 or 32)"
+    # IPv6: 16 or 32 (RFC 2545 §3); IPv4: 4, or 16/32 with RFC 8950 §3
+    if _is_ip_family(afi, safi) and length not in ((4, 16, 32) if afi == AFI.IPV4 else (16, 32)):
+        return f"IPv{4 if afi == AFI.IPV4 else 6} next-hop length {length} inconsistent with the AFI"
+    return None
+
+
+def _is_ip_family(afi: int, safi: int) -> bool:
+    return afi in (AFI.IPV4, AFI.IPV6) and safi in (SAFI.UNICAST, SAFI.MULTICAST)
+
+
+def _check_family_nlri(afi: int, safi: int, nlri: tuple[Nlri, ...]) -> None:
+    """Reject NLRI that (afi, safi) would not decode back to (for the MP_REACH/MP_UNREACH constructors)."""
+    if afi == AFI.L2VPN and safi == SAFI.EVPN:
+        wrong = [item for item in nlri if not isinstance(item, _EVPN_ROUTE)]
+    elif _is_ip_family(afi, safi):
+        wrong = [item for item in nlri if not (isinstance(item, Prefix) and item.afi == afi)]
+    else:  # a family this library does not decode: its NLRI bytes, kept as one opaque value
+        wrong = [item for item in nlri if not (isinstance(item, OpaqueNlri) and item.raw)] or list(nlri[1:])
+    if wrong:
+        raise TypeError(f"nlri of AFI {afi} SAFI {safi} cannot hold {wrong[0]!r}")
+    if len({getattr(item, "path_id", None) is None for item in nlri}) > 1:
+        raise ValueError("nlri must all have a path_id (ADD-PATH, RFC 7911) or none")
+
+
 def _decode_nlri(afi: int, safi: int, data: bytes, ctx: Context) -> tuple[Nlri, ...]:
     add_path = (afi, safi) in ctx.add_path
     if afi == AFI.L2VPN and safi == SAFI.EVPN:
@@ -666,15 +739,9 @@ def _mp_reach(value: bytes, flags: int, ctx: Context) -> Attribute:
     if 5 + nh_len > len(value):
         raise Malformed(f"MP_REACH_NLRI next-hop length {nh_len} runs past the attribute")
     next_hop = value[4 : 4 + nh_len]
-    if afi == AFI.L2VPN and safi == SAFI.EVPN and nh_len not in (4, 16, 32):
-        raise Malformed(f"EVPN next-hop length {nh_len} (must be 4, 16 or 32)")
-    if (
-        afi in (AFI.IPV4, AFI.IPV6)
-        and safi in (SAFI.UNICAST, SAFI.MULTICAST)
-        and nh_len not in ((4, 16, 32) if afi == AFI.IPV4 else (16, 32))
-    ):
-        # RFC 7606 §7.11; IPv6: 16 or 32 (RFC 2545 §3); IPv4: 4, or 16/32 with RFC 8950 §3
-        raise Malformed(f"IPv{4 if afi == AFI.IPV4 else 6} next-hop length {nh_len} inconsistent with the AFI")
+    problem = _next_hop_problem(afi, safi, nh_len)
+    if problem:
+        raise Malformed(problem)
     nlri = _decode_nlri(afi, safi, value[5 + nh_len :], ctx)
     attr = _new(MpReach)
     for name, item in (("afi", afi), ("safi", safi), ("next_hop", next_hop), ("nlri", nlri), ("flags", flags)):
@@ -686,7 +753,11 @@ def _mp_unreach(value: bytes, flags: int, ctx: Context) -> Attribute:
     if len(value) < 3:
         raise Malformed(f"MP_UNREACH_NLRI length {len(value)} (at least 3)", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
     afi, safi = struct.unpack_from("!HB", value)
-    return MpUnreach(afi, safi, _decode_nlri(afi, safi, value[3:], ctx), flags=flags)
+    nlri = _decode_nlri(afi, safi, value[3:], ctx)
+    attr = _new(MpUnreach)
+    for name, item in (("afi", afi), ("safi", safi), ("nlri", nlri), ("flags", flags)):
+        _set(attr, name, item)
+    return attr
 
 
 def _ext_communities(value: bytes, flags: int, ctx: Context) -> Attribute:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from evpn.wire._common import U16, U32, Malformed, bits, check_range, to_tuple, to_tuple_of_tuples
+from evpn.wire._common import U16, U32, Malformed, bits, check_range, flag, max_bytes, to_tuple, to_tuple_of_tuples
 from evpn.wire.codes import CapabilityCode
 
 __all__ = [
@@ -103,8 +103,8 @@ class GracefulRestart:
 
     code: ClassVar[int] = CapabilityCode.GRACEFUL_RESTART
     restart_time: int = attrs.field(default=120, validator=bits(12))
-    restarting: bool = False
-    notification: bool = False
+    restarting: bool = attrs.field(default=False, validator=flag)
+    notification: bool = attrs.field(default=False, validator=flag)
     families: tuple[tuple[int, int, int], ...] = attrs.field(default=(), converter=to_tuple_of_tuples)
 
     @families.validator
@@ -154,9 +154,11 @@ class Fqdn:
 
     @hostname.validator
     def _check(self, _: Any, value: str) -> None:
-        for name in (value, self.domain):
+        for field, name in (("hostname", value), ("domain", self.domain)):
+            if not isinstance(name, str):
+                raise TypeError(f"FQDN {field} must be str, got {name!r}")
             if len(name.encode()) > 255:
-                raise ValueError(f"FQDN name longer than 255 bytes: {name[:40]!r}...")
+                raise ValueError(f"FQDN {field} longer than 255 bytes: {name[:40]!r}...")
 
     def value_bytes(self) -> bytes:
         """The capability value on the wire."""
@@ -169,7 +171,7 @@ class UnknownCapability:
     """A capability this library does not interpret, kept byte-exact (RFC 5492 §3)."""
 
     code: int = attrs.field(validator=bits(8))
-    value: bytes = attrs.field(default=b"", repr=lambda v: repr(v.hex()))
+    value: bytes = attrs.field(default=b"", validator=max_bytes(255), repr=lambda v: repr(v.hex()))  # 1-octet length
 
     def value_bytes(self) -> bytes:
         """The capability value on the wire."""
@@ -211,7 +213,7 @@ class UnknownParameter:
     """An optional parameter other than capabilities, kept byte-exact (RFC 4271 §4.2)."""
 
     type: int = attrs.field(validator=bits(8))
-    value: bytes = attrs.field(repr=lambda v: repr(v.hex()))
+    value: bytes = attrs.field(validator=max_bytes(0xFFFF), repr=lambda v: repr(v.hex()))  # RFC 9072 length
 
     def value_bytes(self) -> bytes:
         """The parameter value on the wire."""

@@ -15,7 +15,7 @@ from typing import TypeAlias
 import attrs
 
 from evpn.types import format_ip, format_mac, ip_bytes, mac_bytes
-from evpn.wire._common import bits, check_range
+from evpn.wire._common import bits, check_range, flag
 
 __all__ = [
     "ArpNd",
@@ -75,13 +75,19 @@ class RouteTarget:
     """0: 2-octet ASN, 1: IPv4 address, 2: 4-octet ASN (default: chosen from the values)."""
 
     def __attrs_post_init__(self) -> None:
-        kind = self.kind
+        kind, admin = self.kind, self.administrator
         if kind is None:
-            kind = 1 if isinstance(self.administrator, str) else 0 if self.administrator <= 0xFFFF else 2
+            if not isinstance(admin, int | str):
+                raise TypeError(f"route target administrator must be an ASN or an IPv4 address, got {admin!r}")
+            kind = 1 if isinstance(admin, str) else 0 if admin <= 0xFFFF else 2
             object.__setattr__(self, "kind", kind)
         if kind == 1:
-            if not isinstance(self.administrator, str) or len(ip_bytes(self.administrator)) != 4:
-                raise ValueError(f"route target administrator must be an IPv4 address, got {self.administrator!r}")
+            try:
+                ipv4 = isinstance(admin, str) and len(ip_bytes(admin)) == 4
+            except ValueError:
+                ipv4 = False
+            if not ipv4:
+                raise ValueError(f"route target administrator must be an IPv4 address, got {admin!r}")
             check_range("route target assigned number", self.assigned, 16)
         elif kind in (0, 2):
             if not isinstance(self.administrator, int):
@@ -141,7 +147,7 @@ class MacMobility:
     """MAC mobility extended community (RFC 7432 §7.7; type 0x06 sub-type 0x00)."""
 
     sequence: int = attrs.field(default=0, validator=bits(32))
-    sticky: bool = False
+    sticky: bool = attrs.field(default=False, validator=flag)
 
     def encode(self) -> bytes:
         """The 8 wire bytes."""
@@ -153,7 +159,7 @@ class EsiLabel:
     """ESI label extended community (RFC 7432 §7.5; type 0x06 sub-type 0x01)."""
 
     label: int = attrs.field(validator=bits(24))
-    single_active: bool = False
+    single_active: bool = attrs.field(default=False, validator=flag)
 
     def encode(self) -> bytes:
         """The 8 wire bytes."""
@@ -190,9 +196,9 @@ class ArpNd:
     Flag bits this library does not know are kept in ``other_flags``.
     """
 
-    router: bool = False
-    override: bool = False
-    immutable: bool = False
+    router: bool = attrs.field(default=False, validator=flag)
+    override: bool = attrs.field(default=False, validator=flag)
+    immutable: bool = attrs.field(default=False, validator=flag)
     other_flags: int = attrs.field(default=0, validator=bits(8))
 
     @other_flags.validator

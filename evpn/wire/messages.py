@@ -16,8 +16,8 @@ from typing import Any, TypeAlias
 import attrs
 
 from evpn.errors import Action, BGPError
-from evpn.types import format_ip, ip_bytes
-from evpn.wire._common import U16, Malformed, bits, check_range, to_tuple
+from evpn.types import format_ip
+from evpn.wire._common import U16, Malformed, address, bits, check_range, flag, max_bytes, to_tuple
 from evpn.wire.attributes import (
     AS_TRANS,
     EXTENDED,
@@ -98,6 +98,10 @@ def _frame(msg_type: int, body: bytes, ctx: Context) -> bytes:
     return _HEADER.pack(MARKER, length, msg_type) + body
 
 
+def _router_id(value: object) -> bytes:
+    return address("router_id (BGP Identifier)", value)
+
+
 @attrs.frozen
 class Open:
     """OPEN (RFC 4271 §4.2) with optional parameters (RFC 5492, RFC 9072).
@@ -110,10 +114,10 @@ class Open:
 
     asn: int = attrs.field(validator=bits(16))
     hold_time: int = attrs.field(validator=bits(16))
-    router_id: bytes = attrs.field(converter=ip_bytes, repr=lambda v: repr(format_ip(v)))
+    router_id: bytes = attrs.field(converter=_router_id, repr=lambda v: repr(format_ip(v)))
     parameters: tuple[OptionalParameter, ...] = attrs.field(default=(), converter=to_tuple)
     version: int = attrs.field(default=4, validator=bits(8))
-    extended_parameters: bool = False
+    extended_parameters: bool = attrs.field(default=False, validator=flag)
 
     @router_id.validator
     def _check(self, _: Any, value: bytes) -> None:
@@ -175,7 +179,7 @@ class Notification:
 
     code: int = attrs.field(validator=bits(8))
     subcode: int = attrs.field(default=0, validator=bits(8))
-    data: bytes = attrs.field(default=b"", repr=lambda v: repr(v.hex()))
+    data: bytes = attrs.field(default=b"", validator=max_bytes(0xFFFF - 21), repr=lambda v: repr(v.hex()))
 
     @classmethod
     def from_error(cls, error: BGPError) -> Notification:
@@ -229,7 +233,7 @@ class RouteRefresh:
     afi: int = attrs.field(validator=bits(16))
     safi: int = attrs.field(validator=bits(8))
     subtype: int = attrs.field(default=0, validator=bits(8))
-    orf: bytes = attrs.field(default=b"", repr=lambda v: repr(v.hex()))
+    orf: bytes = attrs.field(default=b"", validator=max_bytes(0xFFFF - 23), repr=lambda v: repr(v.hex()))
 
     @orf.validator
     def _check(self, _: Any, value: bytes) -> None:

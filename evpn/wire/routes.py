@@ -16,8 +16,8 @@ from typing import Any, ClassVar, TypeAlias
 import attrs
 import netaddr
 
-from evpn.types import ESI, RouteDistinguisher, format_ip, ip_bytes, mac_bytes, mpls_label
-from evpn.wire._common import U32, Malformed, bits, optional_bits
+from evpn.types import ESI, RouteDistinguisher, format_ip, mac_bytes, mpls_label
+from evpn.wire._common import U32, Malformed, address, bits, check_bytes, optional_bits
 
 __all__ = [
     "EthernetADRoute",
@@ -58,11 +58,19 @@ def _to_esi(value: object) -> ESI:
 
 
 def _ip(value: object) -> bytes:
-    return ip_bytes(value)
+    return address("ip", value, optional=True)
 
 
-def _optional_ip(value: object) -> bytes:
-    return ip_bytes(value, allow_none=True)
+def _originator_ip(value: object) -> bytes:
+    return address("originator_ip", value)
+
+
+def _prefix(value: object) -> bytes:
+    return address("prefix", value)
+
+
+def _gateway(value: object) -> bytes:
+    return address("gateway", value, optional=True)
 
 
 def _label_bytes(value: int) -> bytes:
@@ -125,7 +133,7 @@ class MacIpRoute(_RouteBase):
     esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
     ethernet_tag: int = attrs.field(default=0, validator=bits(32))
     mac: bytes = attrs.field(converter=mac_bytes)
-    ip: bytes = attrs.field(default=b"", converter=_optional_ip)
+    ip: bytes = attrs.field(default=b"", converter=_ip)
     label1: int = attrs.field(default=0, validator=bits(24))
     label2: int | None = attrs.field(default=None, validator=optional_bits(24))
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
@@ -171,7 +179,7 @@ class InclusiveMulticastRoute(_RouteBase):
     route_type: ClassVar[int] = 3
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     ethernet_tag: int = attrs.field(default=0, validator=bits(32))
-    originator_ip: bytes = attrs.field(converter=_ip)
+    originator_ip: bytes = attrs.field(converter=_originator_ip)
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
@@ -196,7 +204,7 @@ class EthernetSegmentRoute(_RouteBase):
     route_type: ClassVar[int] = 4
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(converter=_to_esi)
-    originator_ip: bytes = attrs.field(converter=_ip)
+    originator_ip: bytes = attrs.field(converter=_originator_ip)
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     @property
@@ -222,20 +230,24 @@ class IPPrefixRoute(_RouteBase):
     rd: RouteDistinguisher = attrs.field(converter=_to_rd)
     esi: ESI = attrs.field(default=ESI.ZERO, converter=_to_esi)
     ethernet_tag: int = attrs.field(default=0, validator=bits(32))
-    prefix: bytes = attrs.field(converter=_ip)
+    prefix: bytes = attrs.field(converter=_prefix)
     prefix_length: int = attrs.field()
-    gateway: bytes = attrs.field(default=None, converter=_optional_ip)
+    gateway: bytes = attrs.field(default=None, converter=_gateway)
     label: int = attrs.field(default=0, validator=bits(24))
     path_id: int | None = attrs.field(default=None, validator=optional_bits(32))
 
     def __attrs_post_init__(self) -> None:
         bits = len(self.prefix) * 8
-        if not isinstance(self.prefix_length, int) or not 0 <= self.prefix_length <= bits:
-            raise ValueError(f"prefix_length must be 0..{bits} for this prefix, got {self.prefix_length!r}")
+        length = self.prefix_length
+        if not isinstance(length, int) or isinstance(length, bool) or not 0 <= length <= bits:
+            raise ValueError(f"prefix_length must be an integer in 0..{bits} for this prefix, got {length!r}")
         if not self.gateway:
             _set(self, "gateway", bytes(len(self.prefix)))
         elif len(self.gateway) != len(self.prefix):
-            raise ValueError("gateway and prefix must be of the same address family (RFC 9136 §3.1)")
+            raise ValueError(
+                f"gateway {format_ip(self.gateway)} and prefix {format_ip(self.prefix)}"
+                " must be of the same address family (RFC 9136 §3.1)"
+            )
 
     @property
     def network(self) -> netaddr.IPNetwork:
@@ -282,8 +294,7 @@ class UnknownRoute(_RouteBase):
 
     @raw.validator
     def _check(self, _: Any, value: bytes) -> None:
-        if not isinstance(value, bytes) or len(value) > 255:
-            raise ValueError(f"raw route body must be at most 255 bytes, got {len(value)}")
+        check_bytes("raw route body", value, 255)  # the route length octet (RFC 7432 §7)
 
     @property
     def key(self) -> bytes:
