@@ -183,6 +183,22 @@ def _hold_time(value: object) -> int:
     return hold
 
 
+def _max_prefixes(value: object) -> int:
+    limit = _integer(value)
+    if not 1 <= limit <= 0xFFFFFFFF:  # the NOTIFICATION carries it in 4 octets (RFC 4486 §4)
+        raise _RuleError(f"{limit} is not allowed (1..4294967295 routes)")
+    return limit
+
+
+def _restart_delay(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _RuleError(f"expected a number of seconds, got {_describe(value)}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise _RuleError(f"{value} is not allowed (a finite number of seconds greater than 0)")
+    return seconds
+
+
 def _port(value: object) -> int:
     port = _integer(value)
     if not 1 <= port <= 0xFFFF:
@@ -608,6 +624,14 @@ class PeerConfig:
     """ConnectRetryTime in seconds (RFC 4271 §10), greater than 0."""
     route_reflector_client: bool = attrs.field(default=False, validator=_validator(_boolean))
     """Reflect iBGP routes to and from this iBGP peer (RFC 4456 §6); only for a peer in our AS."""
+    max_prefixes: int | None = attrs.field(default=None, validator=_validator(_optional(_max_prefixes)))
+    """The most routes accepted from this peer in one address family, or ``None`` for no limit.
+    One more ends the session with a Cease/Maximum Number of Prefixes Reached NOTIFICATION
+    carrying the AFI, SAFI and this limit (RFC 4486 §4), and drops the peer's routes."""
+    max_prefixes_restart: float | None = attrs.field(default=None, validator=_validator(_optional(_restart_delay)))
+    """Seconds after which a session ended by :attr:`max_prefixes` starts again, or ``None``: it
+    stays down until :meth:`evpn.speaker.Speaker.reset` or a restart of the speaker (as FRR's
+    ``maximum-prefix N`` without ``restart``)."""
 
     @local_address.validator
     def _check_local_family(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -897,6 +921,8 @@ _PEER_KEYS: Final[Mapping[str, _Key]] = {
     "port": _Key(_port),
     "connect_retry": _Key(_seconds),
     "route_reflector_client": _Key(_boolean),
+    "max_prefixes": _Key(_max_prefixes),
+    "max_prefixes_restart": _Key(_restart_delay),
 }
 
 
@@ -988,6 +1014,9 @@ def _read_peers(reader: _Reader, path: str, raw: object, done: Mapping[str, Any]
                     f"AS {asn} is not ours ({speaker.asn}): only iBGP peers can be route-reflector clients (RFC 4456 §2)",
                 )
                 clean = False
+        if "max_prefixes_restart" in values and "max_prefixes" not in values:
+            reader.fail(f"{where}.max_prefixes_restart", "there is no max_prefixes limit to restart after")
+            clean = False
         if clean:
             values.setdefault("connect_retry", connect_retry)
             peers.append(PeerConfig(**values))

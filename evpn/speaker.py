@@ -235,9 +235,15 @@ class Speaker:
 
     def reset(self, peer: str, communication: str = "") -> None:
         """Close the session with ``peer`` with a Cease/Administrative Reset carrying the RFC 9003
-        shutdown ``communication``; it re-establishes after the idle hold time (RFC 4486 §4)."""
+        shutdown ``communication``; it re-establishes after the idle hold time (RFC 4486 §4).
+        A session that is down (waiting to restart, or left down by
+        :attr:`~evpn.config.PeerConfig.max_prefixes`) starts at once."""
         target = self._peer(peer)
-        target.session.reset(trio.current_time(), communication)
+        session, now = target.session, trio.current_time()
+        if session.state is State.IDLE:
+            session.start(now)
+        else:
+            session.reset(now, communication)
         target.wake()
 
     async def attach(self, peer: str, stream: trio.abc.Stream) -> None:
@@ -748,7 +754,7 @@ class Speaker:
     async def _receive_update(self, peer: _Peer, event: UpdateReceived) -> None:
         update = event.update
         source = peer.source
-        if source is None:
+        if source is None or peer.session.state is not State.ESTABLISHED:  # e.g. ended by max_prefixes
             return
         withdraw_all = event.action is Action.TREAT_AS_WITHDRAW  # RFC 7606 §2
         gone: list[Path] = []
@@ -791,6 +797,12 @@ class Speaker:
                 best = self.rib.best(route_key(route))
                 reason = best[1].text if best is not None and best[0].source is source else None
                 await self._publish(RouteAdded(peer.address, route, attributes, next_hop, reason))
+        limit = peer.config.max_prefixes
+        if limit is not None and self.rib.count(peer.address, family) > limit:
+            # The session goes down: _down() then removes every route of the peer, these too.
+            log.warning("%s: more than %d %s routes (max_prefixes)", peer.address, limit, family_name(*family))
+            peer.session.prefix_limit_reached(trio.current_time(), family, limit, peer.config.max_prefixes_restart)
+            peer.wake()
 
     async def _writer(self, peer: _Peer) -> None:
         """Serialise every write to the peer: pending routes in batches, then what the

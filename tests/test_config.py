@@ -188,6 +188,18 @@ def test_route_reflector_client_must_be_ibgp() -> None:
     assert parse_config(data).peers[0].route_reflector_client
 
 
+def test_max_prefixes_and_its_restart() -> None:
+    data = example()
+    data["peers"][0].update(max_prefixes=20000, max_prefixes_restart=300)
+    peer = parse_config(data).peers[0]
+    assert (peer.max_prefixes, peer.max_prefixes_restart) == (20000, 300.0)
+    data["peers"][0]["max_prefixes_restart"] = -1
+    assert errors_of(data) == [
+        "config.toml: peers[0].max_prefixes_restart: -1 is not allowed (a finite number of seconds greater than 0)"
+    ]
+    assert parse_config(example()).peers[0].max_prefixes is None
+
+
 def test_effective_hold_time() -> None:
     speaker = SpeakerConfig(65001, "198.18.2.1", hold_time=180)
     assert PeerConfig("198.18.2.2", 65002).effective_hold_time(speaker) == 180
@@ -424,6 +436,11 @@ RULES: list[tuple[str, Any, str, str]] = [
     ("peers[0].port", 65536, "peers[0].port", "port 65536 is out of range"),
     ("peers[0].port", "179", "peers[0].port", "expected an integer"),
     ("peers[0].connect_retry", 0.0, "peers[0].connect_retry", "0.0 is not allowed"),
+    ("peers[0].max_prefixes", 0, "peers[0].max_prefixes", "0 is not allowed (1..4294967295 routes)"),
+    ("peers[0].max_prefixes", 1 << 32, "peers[0].max_prefixes", "4294967296 is not allowed"),
+    ("peers[0].max_prefixes", True, "peers[0].max_prefixes", "expected an integer, got boolean true"),
+    ("peers[0].max_prefix", 10, "peers[0].max_prefix", "unknown key (did you mean max_prefixes?)"),
+    ("peers[0].max_prefixes_restart", 60, "peers[0].max_prefixes_restart", "there is no max_prefixes limit"),
     ("peers[1]", {"address": "198.18.2.2", "asn": 65003}, "peers[1].address", "198.18.2.2 is already the address of"),
 ]
 

@@ -801,6 +801,50 @@ def test_admin_reset_restarts_after_the_idle_hold_time() -> None:
     assert link.a.state is State.CONNECT and link.take("a")[-1] == WantConnect()
 
 
+def test_prefix_limit_sends_cease_1_with_afi_safi_and_limit_and_stays_down() -> None:
+    link = established()
+    link.take("a")
+    link.take("b")
+    link.a.prefix_limit_reached(link.now, (25, 70), 1000)
+    link.pump()
+    (received,) = of_type(link.take("b"), NotificationReceived)
+    assert isinstance(received, NotificationReceived)
+    notification = received.notification
+    assert (notification.code, notification.subcode) == (6, 1)  # RFC 4486 §4
+    assert notification.data == bytes.fromhex("0019 46 000003e8")  # AFI 25, SAFI 70, limit 1000
+    (down,) = of_type(link.take("a"), Down)
+    assert isinstance(down, Down) and down.sent and "more than 1000" in down.reason
+    assert link.a.state is State.IDLE and link.a.next_deadline() is None  # down until start()
+    link.advance(1000, step=50)
+    assert link.a.state is State.IDLE
+    link.a.start(link.now)
+    assert link.a.state is State.CONNECT
+
+
+def test_prefix_limit_with_restart_starts_again_after_that_delay() -> None:
+    link = established()
+    link.a.prefix_limit_reached(link.now, (25, 70), 10, restart=300)
+    link.pump()
+    link.take("a")
+    assert link.a.state is State.IDLE and link.a.next_deadline() == link.now + 300
+    link.advance(299)
+    assert link.a.state is State.IDLE
+    link.advance(1)
+    assert link.a.state is State.CONNECT and link.take("a")[-1] == WantConnect()
+    link.b.start(link.now)
+    link.connect()
+    assert link.a.state is State.ESTABLISHED
+    link.a.reset(link.now)  # a later restart waits the (backed-off) idle hold time again, not 300 s
+    link.pump()
+    assert link.a.next_deadline() == link.now + link.a.idle_hold_delay() == link.now + 10
+
+
+def test_prefix_limit_outside_established_is_ignored() -> None:
+    session = open_sent()
+    session.prefix_limit_reached(1, (25, 70), 10)
+    assert session.state is State.OPEN_SENT and session.data_to_send() == b"" and drain(session) == []
+
+
 def test_stop_before_connecting_drops_the_attempt() -> None:
     session = Session(config_a())
     session.start(0)

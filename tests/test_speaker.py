@@ -276,6 +276,30 @@ async def test_established_routes_statistics(autojump_clock: trio.testing.MockCl
             assert not ra.of(PeerDown) and not rb.of(PeerDown)
 
 
+async def test_max_prefixes_ends_the_session_with_cease_1(autojump_clock: trio.testing.MockClock) -> None:
+    a_config, b_config = memory_pair()
+    b_config = attrs.evolve(b_config, peers=(attrs.evolve(b_config.peers[0], max_prefixes=3),))
+    with trio.fail_after(700):
+        async with two_speakers(a_config, b_config) as pair:
+            pair.a.announce([imet(0), imet(1), imet(2)], attributes=vni_attributes(65001, 100))
+            await connect(pair.a, pair.b)
+            await pair.rb.wait_for(lambda: pair.rb.of(EndOfRib))
+            assert pair.rb.of(EndOfRib) == [EndOfRib(A_ID, "l2vpn-evpn", 3)]  # the limit itself is fine
+            pair.a.announce([imet(3)], attributes=vni_attributes(65001, 100))
+            await pair.ra.wait_for(lambda: pair.ra.of(PeerDown))
+            await pair.rb.wait_for(lambda: pair.rb.of(PeerDown))
+            await trio.sleep(600)  # and it stays down
+            _, pb = pair.stats()
+    ((down_a),) = pair.ra.of(PeerDown)
+    assert down_a.reason.startswith("NOTIFICATION received: CEASE/MAXIMUM_PREFIXES_REACHED")
+    ((down_b),) = pair.rb.of(PeerDown)
+    assert "more than 3" in down_b.reason and "NOTIFICATION sent: CEASE/MAXIMUM_PREFIXES_REACHED" in down_b.reason
+    # B dropped every route A sent, the fourth too
+    withdrawn = {e.route for e in pair.rb.of(RouteWithdrawn)}
+    assert withdrawn == {imet(i) for i in range(4)}
+    assert (pb.state, pb.routes_received) == ("IDLE", 0)
+
+
 async def test_ibgp_gets_local_pref_and_an_empty_as_path(autojump_clock: trio.testing.MockClock) -> None:
     a_config, b_config = memory_pair(65001, 65001)
     mac = MacIpRoute(rd="198.18.0.1:100", mac="02:00:00:00:00:01", ip="198.19.100.11", label1=100)

@@ -447,6 +447,7 @@ class Session:
         self._connected = False
         self._initiated_locally = False
         self._auto_restart = False
+        self._next_idle_hold: float | None = None  # once, instead of idle_hold_delay()
         self._now = 0.0
         self._connect_retry_counter = 0
         self._established_at: float | None = None
@@ -560,6 +561,24 @@ class Session:
         self._tick(now)
         self._cease = Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, communication)
         self._fire(Event.AUTOMATIC_STOP, now, "administrative reset" + (f": {communication}" if communication else ""))
+
+    def prefix_limit_reached(self, now: float, family: Family, limit: int, restart: float | None = None) -> None:
+        """The peer sent more than ``limit`` routes of ``family``: a Cease/Maximum Number of
+        Prefixes Reached NOTIFICATION whose data is the AFI, the SAFI and the limit (RFC 4486 §4),
+        then Idle (AutomaticStop, Event 8).  The session starts again ``restart`` seconds later,
+        or with ``None`` only on :meth:`start`.  Ignored unless Established."""
+        self._tick(now)
+        if self._state is not State.ESTABLISHED:
+            return
+        afi, safi = family
+        self._cease = Notification(
+            ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED, struct.pack("!HBI", afi, safi, limit)
+        )
+        self._auto_restart = restart is not None
+        self._next_idle_hold = restart
+        self._fire(
+            Event.AUTOMATIC_STOP, now, f"maximum number of prefixes reached: more than {limit} (AFI {afi} SAFI {safi})"
+        )
 
     def collision_dump(self, now: float) -> None:
         """OpenCollisionDump (Event 23): close this connection with Cease/Connection Collision
@@ -832,7 +851,9 @@ class Session:
             self._arm_keepalive(now)
         elif step is Step.START_IDLE_HOLD_TIMER:
             if self._auto_restart:
-                self._arm(Event.IDLE_HOLD_TIMER_EXPIRES, self.idle_hold_delay(), now)
+                delay = self.idle_hold_delay() if self._next_idle_hold is None else self._next_idle_hold
+                self._next_idle_hold = None
+                self._arm(Event.IDLE_HOLD_TIMER_EXPIRES, delay, now)
         elif step is Step.INITIATE_TCP:
             self._emit(WantConnect())
         elif step is Step.DROP_TCP:

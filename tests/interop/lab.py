@@ -1226,8 +1226,12 @@ class PeerNet:
         vnis: Sequence[dict[str, Any]] = (),
         vrfs: Sequence[dict[str, Any]] = (),
         stdin: bool = False,
+        max_prefixes: int | None = None,
     ) -> Speaker:
         """Run the speaker driver in our namespace, peering with the daemon at ``PEER``."""
         speaker = {"asn": US_AS, "router_id": US, "listen": f"{US}:179" if listen else "none", "hold_time": hold_time}
-        peer = {"address": PEER, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"]}
+        peer = {
+            "address": PEER, "asn": peer_as, "passive": passive, "password": password, "families": ["l2vpn-evpn"],
+            "max_prefixes": max_prefixes,
+        }  # fmt: skip
         return self.lab.driver(self.us, self.driver, speaker, [peer], routes, vnis=vnis, vrfs=vrfs, stdin=stdin)

@@ -292,6 +292,25 @@ def test_wrong_peer_as_gives_no_session(net: Net, wrong: str) -> None:
     assert frr.neighbor_state(US) != "Established"
 
 
+def test_max_prefixes_sends_cease_1_with_the_limit(net: Net) -> None:
+    """FRR advertises two routes (type-3 and type-2 of VNI 100) and we accept one: we end the
+    session with Cease/Maximum Number of Prefixes Reached (RFC 4486 §4), whose data FRR logs as
+    AFI 25, SAFI 70 and the limit 1, and the session stays down."""
+    frr = net.start_frr(vni=True)
+    speaker = net.start_speaker(max_prefixes=1)
+    down = speaker.wait_event(is_event("peer_down", peer=FRR), SESSION_UP, what="peer_down")
+    assert "more than 1" in down["reason"] and "MAXIMUM_PREFIXES_REACHED" in down["reason"], down
+
+    def logged() -> list[str]:
+        return [line for line in frr.log().splitlines() if "%NOTIFICATION" in line and "received from" in line]
+
+    lines = wait_for(lambda found: found, 10, probe=logged, what="FRR logging our NOTIFICATION")
+    assert "6/1" in lines[-1] and "00 19 46 00 00 00 01" in lines[-1], lines
+    time.sleep(6)  # longer than the idle hold time: no new session
+    assert len(speaker.find_events(is_event("peer_up"))) == 1, speaker.describe()
+    assert frr.neighbor_state(US) != "Established"
+
+
 def test_md5_password_mismatch_gives_no_session(net: Net) -> None:
     """FRR signs with one TCP MD5 key and we with another: no TCP connection gets through, from
     either side (both actively connect, we also listen)."""
