@@ -59,7 +59,7 @@ INSTALL_TEST = "tests/test_docs.py::test_install_commands_in_a_fresh_copy"
 RUN_BY = {
     # README.md and docs/quickstart.md: install, run, show, the whole suite.
     "python3 -m venv .venv && .venv/bin/pip install .": INSTALL_TEST,
-    "scripts/test": "tests/test_docs.py::test_scripts_test_runs_lint_types_and_tests",
+    "scripts/test": "tests/test_docs.py::test_scripts_test_runs_lint_types_docs_and_tests",
     # two `evpn run` processes peering over loopback, with --json --routes
     f"{VENV_PYTHON} -m evpn run -c speaker.toml --json --routes": "tests/test_cli_run.py::test_run_json_events_and_sigterm",
     # `evpn show peers` asking a running `evpn run` through its control socket
@@ -264,15 +264,15 @@ def test_install_commands_in_a_fresh_copy(tmp_path: Path) -> None:
         assert result.returncode == 0, f"{command}\n{result.stderr}"
 
 
-def test_scripts_test_runs_lint_types_and_tests() -> None:
-    """``scripts/test`` is CI's entry point: it must be executable and run tox's lint, types and
-    tests environments, which tox.ini must define (tests running pytest over the whole suite)."""
+def test_scripts_test_runs_lint_types_docs_and_tests() -> None:
+    """``scripts/test`` is CI's entry point: it must be executable and run tox's lint, types, docs
+    and tests environments, which tox.ini must define (tests running pytest over the whole suite)."""
     script = ROOT / "scripts" / "test"
     assert os.access(script, os.X_OK)
     last = [line for line in script.read_text(encoding="utf-8").splitlines() if line.strip()][-1]
-    assert last == "exec .venv-tools/bin/tox run -e lint,types,tests", last
+    assert last == "exec .venv-tools/bin/tox run -e lint,types,docs,tests", last
     tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
-    for env in ("lint", "types", "tests"):
+    for env in ("lint", "types", "docs", "tests"):
         assert f"[testenv:{env}]" in tox, env
     tests_env = tox.split("[testenv:tests]", 1)[1].split("\n[", 1)[0]
     assert re.search(r"^commands\s*=\s*pytest\b", tests_env, re.M), tests_env
