@@ -158,6 +158,30 @@ def test_lab_evpn_only(require_lab: None) -> None:
 
 
 @pytest.mark.interop
+def test_lab_bootstraps_its_virtualenv_in_a_fresh_clone(require_lab: None, tmp_path: Path) -> None:
+    """What README promises: from a clone with no virtualenv, the lab makes ``.venv-lab`` with
+    evpn from that clone (pip), then runs."""
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False).stdout
+    if not tracked:
+        pytest.skip("not a git checkout: no clone to make")
+    for name in tracked.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("EVPN_LAB_PYTHON", "VIRTUAL_ENV", "PYTHONPATH")}
+    argv = shlex.split(COMMANDS["evpn-only"].removeprefix("sudo "))
+    result = subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert f"installing evpn[netlink] into {clone}/.venv-lab" in result.stderr, report(result)
+    check_narrated(result, "a second evpn speaker")
+    venv_evpn = subprocess.run(
+        [clone / ".venv-lab/bin/python", "-c", "import evpn; print(evpn.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "/.venv-lab/" in venv_evpn, venv_evpn  # installed into the virtualenv, not this checkout
+
+
+@pytest.mark.interop
 def test_lab_falls_back_to_evpn_only_without_frr(require_lab: None, tmp_path: Path) -> None:
     """No FRR and an apt-get that fails: the lab says so and runs with two evpn speakers."""
     fake = tmp_path / "bin"
