@@ -434,7 +434,12 @@ class Speaker:
             task_status.started()
             while True:
                 stream = await listener.accept()
-                remote = stream.socket.getpeername()[0]
+                try:
+                    remote = stream.socket.getpeername()[0]
+                except OSError as exc:  # reset while it waited to be accepted (Linux: ENOTCONN)
+                    log.info("dropped a connection gone before it was accepted: %s", exc)
+                    await stream.aclose()
+                    continue
                 target = self._peers.get(remote)
                 if target is None:
                     log.warning("refused a connection from %s: not a configured peer", remote)
