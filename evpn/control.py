@@ -13,6 +13,8 @@ request                                              answer
 ``{"show": "vteps"}``, with ``"vni"``                :func:`vteps_answer`: the remote VTEPs per VNI
 ``{"show": "dataplane"}``                            :func:`dataplane_answer`: the sink's counters
                                                      and the entries the RIB calls for
+``{"show": "process"}``                              :func:`process_answer`: PID, memory, open file
+                                                     descriptors, threads, trio tasks, uptime
 ===================================================  ===============================================
 
 A bad request gets ``{"error": "..."}`` naming what was wrong.  The answers are built by
@@ -28,9 +30,13 @@ import logging
 import os
 import socket
 import stat
+import sys
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path as FsPath
 from typing import Any
 
+import attrs
 import trio
 
 from evpn.config import SpeakerConfig
@@ -47,13 +53,16 @@ __all__ = [
     "MAX_REQUEST",
     "SHOWS",
     "ControlError",
+    "ProcessState",
     "RequestError",
     "answer",
     "dataplane_answer",
     "default_control_dir",
     "entry_json",
     "peers_answer",
+    "process_answer",
     "query",
+    "read_process_state",
     "routes_answer",
     "serve_control",
     "vteps_answer",
@@ -61,11 +70,11 @@ __all__ = [
 
 log = logging.getLogger("evpn.control")
 
-SHOWS = ("peers", "routes", "vteps", "dataplane")
+SHOWS = ("peers", "routes", "vteps", "dataplane", "process")
 """What ``{"show": ...}`` may ask for."""
 MAX_REQUEST = 65536
 """The longest request line accepted, in bytes."""
-_FILTERS = {"peers": (), "routes": ("vni", "vrf"), "vteps": ("vni",), "dataplane": ()}
+_FILTERS = {"peers": (), "routes": ("vni", "vrf"), "vteps": ("vni",), "dataplane": (), "process": ()}
 _BACKLOG = 16
 
 
@@ -312,6 +321,97 @@ def dataplane_answer(dataplane: Dataplane | None) -> dict[str, Any]:
     }
 
 
+@attrs.frozen
+class ProcessState:
+    """What ``show process`` reports about the speaker's process (:func:`read_process_state`).
+
+    ``None`` for what the system does not tell (``/proc`` is Linux's).
+    """
+
+    pid: int
+    rss_bytes: int | None
+    """Resident set size (``VmRSS`` of ``/proc/self/status``)."""
+    open_fds: int | None
+    """Open file descriptors (entries of ``/proc/self/fd``, without the one that lists them)."""
+    threads: int | None
+    """OS threads (entries of ``/proc/self/task``): the main one, the netlink sink's, trio's workers."""
+    tasks: int
+    """Live trio tasks, counted from the root task down through every nursery."""
+    uptime: float | None
+    """Seconds since the process started."""
+    task_names: tuple[tuple[str, int], ...] = ()
+    """How many of the live tasks run each function (trio's task name), most first."""
+
+
+def _walk_tasks(task: trio.lowlevel.Task) -> Iterator[trio.lowlevel.Task]:
+    yield task
+    for nursery in task.child_nurseries:
+        for child in nursery.child_tasks:
+            yield from _walk_tasks(child)
+
+
+def _proc_status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _proc_entries(path: str, own: int = 0) -> int | None:
+    try:
+        return len(os.listdir(path)) - own
+    except OSError:
+        return None
+
+
+def _process_uptime() -> float | None:
+    """Seconds since this process started: the system's uptime minus the process start time
+    (field 22 of ``/proc/self/stat``, in clock ticks since boot)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat_file:
+            fields = stat_file.read().rsplit(")", 1)[1].split()  # the command name may hold spaces
+        with open("/proc/uptime", encoding="ascii") as uptime_file:
+            system = float(uptime_file.read().split()[0])
+        return max(round(system - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_process_state() -> ProcessState:
+    """The speaker's process as it is now (reads ``/proc/self``; call it from the trio thread)."""
+    kib = _proc_status_kib("VmRSS") if sys.platform.startswith("linux") else None
+    root = trio.lowlevel.current_root_task()
+    tasks = [] if root is None else list(_walk_tasks(root))
+    return ProcessState(
+        pid=os.getpid(),
+        rss_bytes=None if kib is None else kib * 1024,
+        open_fds=_proc_entries("/proc/self/fd", own=1),  # listing the directory opens one more
+        threads=_proc_entries("/proc/self/task"),
+        tasks=len(tasks),
+        uptime=_process_uptime(),
+        task_names=tuple(sorted(Counter(task.name for task in tasks).items(), key=lambda item: (-item[1], item[0]))),
+    )
+
+
+def process_answer(state: ProcessState) -> dict[str, Any]:
+    """``show process``: the speaker's PID, resident memory (bytes), open file descriptors,
+    OS threads, live trio tasks (and how many run each function) and uptime (seconds) -- what
+    to watch for leaks."""
+    return {
+        "pid": state.pid,
+        "rss_bytes": state.rss_bytes,
+        "open_fds": state.open_fds,
+        "threads": state.threads,
+        "tasks": state.tasks,
+        "uptime": state.uptime,
+        "task_names": dict(state.task_names),
+    }
+
+
 def answer(speaker: Speaker, request: object, now: float) -> dict[str, Any]:
     """The answer to ``request`` (a decoded JSON request) from ``speaker`` at ``now``
     (``trio.current_time()``): one of the ``*_answer`` functions, or ``{"error": ...}``."""
@@ -334,6 +434,8 @@ def answer(speaker: Speaker, request: object, now: float) -> dict[str, Any]:
             return routes_answer(speaker.rib, vni=request.get("vni"), vrf=request.get("vrf"))
         if show == "vteps":
             return vteps_answer(speaker.rib, vni=request.get("vni"))
+        if show == "process":
+            return process_answer(read_process_state())
         return dataplane_answer(speaker.dataplane)
     except RequestError as exc:
         return {"error": str(exc)}

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import shlex
 import shutil
 import signal
@@ -41,15 +42,18 @@ from test_cli_run import CONNECTOR, LISTENER, Run, free_port
 
 import evpn.cli.run
 import evpn.cli.show
+import evpn.control
 from evpn.cli.main import main
 from evpn.cli.run import StatusLine, TableTransfers, control_path, progress_text, report_progress
 from evpn.cli.show import format_uptime, table
 from evpn.config import Config, parse_config
 from evpn.control import (
     ControlError,
+    ProcessState,
     answer,
     dataplane_answer,
     peers_answer,
+    process_answer,
     query,
     routes_answer,
     serve_control,
@@ -484,8 +488,9 @@ async def test_answer_names_what_is_wrong_with_a_request() -> None:
     async with open_speaker(lab_config(B_ID, [], vnis=[{"vni": 100, "vtep": "198.18.0.2"}])) as b:
         cases = [
             ([1], "a request is a JSON object, not list: [1]"),
-            ({}, 'no "show" key (one of: peers, routes, vteps, dataplane)'),
-            ({"show": "bgp"}, 'unknown "show": "bgp" (one of: peers, routes, vteps, dataplane)'),
+            ({}, 'no "show" key (one of: peers, routes, vteps, dataplane, process)'),
+            ({"show": "bgp"}, 'unknown "show": "bgp" (one of: peers, routes, vteps, dataplane, process)'),
+            ({"show": "process", "vni": 100}, 'unknown key "vni" in a "process" request (allowed: show)'),
             ({"show": "peers", "vni": 100}, 'unknown key "vni" in a "peers" request (allowed: show)'),
             ({"show": "vteps", "vrf": "t1"}, 'unknown key "vrf" in a "vteps" request (allowed: show, vni)'),
             ({"show": "routes", "vni": "100"}, '"vni" must be an integer, not "100"'),
@@ -500,6 +505,105 @@ async def test_answer_names_what_is_wrong_with_a_request() -> None:
         assert dataplane_answer(None) == {"sink": None}
         assert evpn.cli.show.dataplane_text({"sink": None}) == ['no dataplane ([dataplane] sink = "none")']
         assert evpn.cli.show.peers_text(answer(b, {"show": "peers"}, 0))[-1] == "no peers configured"
+
+
+DOC_PROCESS = ProcessState(
+    pid=4242,
+    rss_bytes=49352704,
+    open_fds=15,
+    threads=5,
+    tasks=20,
+    uptime=65.0,
+    task_names=(
+        ("evpn.speaker.Speaker._event_task", 2),
+        ("evpn.speaker.Speaker._peer_task", 2),
+        ("evpn.speaker.Speaker._writer", 2),
+        ("<TrioToken.run_sync_soon task>", 1),
+        ("<init>", 1),
+        ("evpn.cli.run._serve", 1),
+        ("evpn.cli.run._serve.<locals>.print_events", 1),
+        ("evpn.control.serve_control", 1),
+        ("evpn.sink.dataplane.Dataplane.run", 1),
+        ("evpn.speaker.Speaker._learn", 1),
+        ("evpn.speaker.Speaker._listen", 1),
+        ("evpn.speaker.Speaker._local_changes_task", 1),
+        ("evpn.speaker.Speaker._reader", 1),
+        ("evpn.speaker.Speaker._run", 1),
+        ("trio._highlevel_serve_listeners._run_handler", 1),
+        ("trio._highlevel_serve_listeners._serve_one_listener", 1),
+        ("trio.serve_listeners", 1),
+    ),
+)
+"""The figures docs/cli.md shows for ``evpn show process``."""
+
+
+def own_fds() -> int:
+    return len(os.listdir("/proc/self/fd")) - 1  # without the descriptor that lists them
+
+
+def vm_rss() -> int:
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+async def test_process_answer() -> None:
+    """``show process`` counts what is there: a socket opened is one more descriptor, tasks
+    started are that many more tasks, and both go back when they are closed and done."""
+    async with open_speaker(lab_config(B_ID, [A_ID])) as b:
+        await trio.sleep(0)
+        first = answer(b, {"show": "process"}, 0)
+        assert set(first) == {"pid", "rss_bytes", "open_fds", "threads", "tasks", "uptime", "task_names"}
+        assert sum(first["task_names"].values()) == first["tasks"]
+        assert first["pid"] == os.getpid()
+        assert first["open_fds"] == own_fds()
+        assert 0 < first["rss_bytes"] <= 2 * vm_rss()
+        assert first["threads"] >= 1 and first["uptime"] >= 0
+        # The speaker's own tasks are there: listener-less B has its peer's task, writer and event task.
+        assert first["tasks"] >= 4
+
+        release = trio.Event()
+        with socket.socket() as extra:
+            assert extra.fileno() >= 0
+            async with trio.open_nursery() as nursery:
+                for _ in range(5):
+                    nursery.start_soon(release.wait)
+                await trio.sleep(0)
+                during = answer(b, {"show": "process"}, 0)
+                # The nursery's own task (this one) was already counted: 5 children more.
+                assert during["tasks"] == first["tasks"] + 5
+                assert during["task_names"]["trio.Event.wait"] == 5
+                assert during["open_fds"] == first["open_fds"] + 1
+                release.set()
+        after = answer(b, {"show": "process"}, 0)
+        assert (after["tasks"], after["open_fds"]) == (first["tasks"], first["open_fds"])
+        assert after["uptime"] >= first["uptime"]
+
+
+def test_process_text() -> None:
+    lines = evpn.cli.show.process_text(process_answer(DOC_PROCESS))
+    assert lines[:7] == [
+        "PID         4242",
+        "Uptime      00:01:05",
+        "RSS         47.1 MiB (49352704 bytes)",
+        "Open fds    15",
+        "Threads     5",
+        "Trio tasks  20",
+        "",
+    ]
+    assert lines[7:10] == [
+        "Tasks  Function",
+        "    2  evpn.speaker.Speaker._event_task",
+        "    2  evpn.speaker.Speaker._peer_task",
+    ]
+    assert len(lines) == 8 + len(DOC_PROCESS.task_names)
+    unknown = ProcessState(pid=7, rss_bytes=None, open_fds=None, threads=None, tasks=3, uptime=None)
+    assert evpn.cli.show.process_text(process_answer(unknown))[1:5] == [
+        "Uptime      -",
+        "RSS         -",
+        "Open fds    -",
+        "Threads     -",
+    ]
 
 
 class RefusingSink(MemorySink):
@@ -789,7 +893,7 @@ def doc_examples() -> list[tuple[str, list[str]]]:
 
 def test_docs_have_show_examples() -> None:
     commands = [command for command, _ in doc_examples()]
-    assert {shlex.split(c)[2] for c in commands} == {"peers", "routes", "vteps", "dataplane"}
+    assert {shlex.split(c)[2] for c in commands} == {"peers", "routes", "vteps", "dataplane", "process"}
     assert any("--json" in c for c in commands)
 
 
@@ -797,6 +901,8 @@ async def test_docs_show_examples_are_what_show_prints(
     mock_clock: trio.testing.MockClock, sockdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(evpn.cli.show, "default_control_dir", lambda: sockdir)  # as /run/evpn
+    # The page's process figures are an example's: the real ones are checked in test_process_answer.
+    monkeypatch.setattr(evpn.control, "read_process_state", lambda: DOC_PROCESS)
     async with serving(mock_clock, sockdir / f"{B_ID}.sock"):
         for command, expected in doc_examples():
             status, out, err = await trio.to_thread.run_sync(run_main, shlex.split(command)[1:])

@@ -1,4 +1,4 @@
-"""``evpn show {peers,routes,vteps,dataplane}``: ask a running speaker through its control socket.
+"""``evpn show {peers,routes,vteps,dataplane,process}``: ask a running speaker through its control socket.
 
 The answers are those of :mod:`evpn.control`; they are printed as aligned tables (the default)
 or as the JSON object the speaker sent (``--json``).  Exit status 1 when no speaker answers on
@@ -23,6 +23,7 @@ __all__ = [
     "find_socket",
     "format_uptime",
     "peers_text",
+    "process_text",
     "routes_text",
     "run",
     "table",
@@ -31,10 +32,10 @@ __all__ = [
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add the ``show`` subcommand and its ``peers``, ``routes``, ``vteps``, ``dataplane``."""
+    """Add the ``show`` subcommand and its ``peers``, ``routes``, ``vteps``, ``dataplane``, ``process``."""
     parser = subparsers.add_parser(
         "show",
-        help="show a running speaker's peers, routes, VTEPs or dataplane",
+        help="show a running speaker's peers, routes, VTEPs, dataplane or process",
         description="Ask a running `evpn run` through its control socket; print tables, or JSON with --json.",
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -54,6 +55,9 @@ def add_parser(subparsers: Any) -> None:
     vteps = kinds.add_parser("vteps", parents=[common], help="the remote VTEPs per VNI: flood list and MACs")
     vteps.add_argument("--vni", type=int, metavar="N", help="only L2 VNI N")
     kinds.add_parser("dataplane", parents=[common], help="what the sink was asked to install, and its counters")
+    kinds.add_parser(
+        "process", parents=[common], help="the speaker's process: PID, memory, open files, threads, trio tasks, uptime"
+    )
     parser.set_defaults(run=run)
 
 
@@ -228,6 +232,30 @@ def dataplane_text(answer: dict[str, Any]) -> list[str]:
     return _joined(blocks)
 
 
+def _mib(size: int | None) -> str:
+    return "-" if size is None else f"{size / (1 << 20):.1f} MiB ({size} bytes)"
+
+
+def process_text(answer: dict[str, Any]) -> list[str]:
+    """``show process`` as text: one line per figure (``-`` for one the system does not give),
+    then how many trio tasks run each function, most first."""
+    uptime = answer["uptime"]
+    rows = [
+        ("PID", str(answer["pid"])),
+        ("Uptime", "-" if uptime is None else format_uptime(uptime)),
+        ("RSS", _mib(answer["rss_bytes"])),
+        ("Open fds", "-" if answer["open_fds"] is None else str(answer["open_fds"])),
+        ("Threads", "-" if answer["threads"] is None else str(answer["threads"])),
+        ("Trio tasks", str(answer["tasks"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
+    names = answer.get("task_names") or {}
+    if names:
+        lines += ["", *table(("Tasks", "Function"), [(count, name) for name, count in names.items()])]
+    return lines
+
+
 def _joined(blocks: list[list[str]]) -> list[str]:
     out: list[str] = []
     for block in blocks:
@@ -237,7 +265,13 @@ def _joined(blocks: list[list[str]]) -> list[str]:
     return out
 
 
-_TEXT = {"peers": peers_text, "routes": routes_text, "vteps": vteps_text, "dataplane": dataplane_text}
+_TEXT = {
+    "peers": peers_text,
+    "routes": routes_text,
+    "vteps": vteps_text,
+    "dataplane": dataplane_text,
+    "process": process_text,
+}
 
 
 def run(args: argparse.Namespace) -> int:
