@@ -52,7 +52,7 @@ from evpn.tcp_md5 import set_md5sig
 from evpn.types import ip_bytes, mac_bytes
 from evpn.wire.attributes import Attribute, MpReach, MpUnreach, Nlri
 from evpn.wire.capabilities import GracefulRestart
-from evpn.wire.codes import AFI, SAFI, AttrType, CeaseSubcode
+from evpn.wire.codes import AFI, SAFI, AttrType, CeaseSubcode, ErrorCode
 from evpn.wire.messages import Notification
 
 __all__ = ["PeerStatistics", "Speaker", "SpeakerStatistics", "open_speaker"]
@@ -509,8 +509,9 @@ class Speaker:
         await stream.aclose()
 
     async def _until_open(self, session: Session, stream: trio.abc.Stream) -> bool:
-        """Run ``session`` on ``stream`` until the peer's OPEN is in; False if it ended first."""
-        with trio.move_on_after(session.config.hold_time or 240):
+        """Run ``session`` on ``stream`` until the peer's OPEN is in; False if it ended first.
+        A peer silent for the hold time gets Hold Timer Expired (RFC 4271 §8.2.2, OpenSent)."""
+        with trio.move_on_after(session.config.hold_time or 240) as waiting:
             try:
                 while session.peer_router_id is None:
                     data = session.data_to_send()
@@ -527,6 +528,12 @@ class Speaker:
                 return True
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return False
+        if waiting.cancelled_caught:
+            with (
+                trio.move_on_after(_CLOSE_GRACE),
+                suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError),
+            ):
+                await stream.send_all(Notification(ErrorCode.HOLD_TIMER_EXPIRED).encode())
         return False
 
     async def _connect(self, peer: _Peer) -> None:
