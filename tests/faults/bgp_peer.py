@@ -9,11 +9,8 @@ loaded while a session is up goes out as the difference (withdrawals, then annou
 reads and discards what the speaker sends, sends KEEPALIVEs every hold time / 3 and ends a session
 whose hold timer expires.  Messages are built with ``evpn.wire``.
 
-A table (JSON, written by the tests): ``{"vni": 100, "route_target": "65100:100", "vteps": [VTEP,
-...], "macs": [[MAC, IP or "", VTEP, SEQUENCE], ...]}``: a type-3 route per VTEP of ``vteps``
-(ingress replication, label the VNI) and a type-2 route per entry of ``macs`` (MAC-only when IP is
-empty), each with RD ``VTEP:VNI``, next hop VTEP, label1 the VNI, the route target, the VXLAN
-encapsulation community and, when SEQUENCE is not 0, a MAC mobility community (RFC 7432 §7.7).
+A table (JSON, written by the tests): ``{"vni": 100, "route_target": "65100:100", "vteps": [...],
+"macs": [...]}``, its routes as :mod:`evpn_table` describes them, with an AS_PATH of our AS (eBGP).
 
 Commands, one JSON object per line on stdin; each is answered with a ``command`` event:
 
@@ -44,7 +41,6 @@ import argparse
 import contextlib
 import errno
 import json
-import os
 import selectors
 import signal
 import socket
@@ -54,27 +50,18 @@ import time
 from collections import deque
 from typing import Any
 
-from evpn.types import RouteDistinguisher
+from evpn_table import Encoder, Key, emit, load_table, read_commands
+
 from evpn.wire import (
     AsPath,
     AsPathSegment,
-    Encapsulation,
-    ExtendedCommunities,
     FourOctetAS,
-    InclusiveMulticastRoute,
     Keepalive,
-    MacIpRoute,
-    MacMobility,
     MessageReader,
     Multiprotocol,
     Notification,
     Open,
-    Origin,
-    PmsiTunnel,
-    RouteTarget,
     end_of_rib,
-    pack_updates,
-    pack_withdrawals,
 )
 from evpn.wire.attributes import AS_SEQUENCE
 from evpn.wire.codes import AFI, SAFI, CeaseSubcode, ErrorCode
@@ -86,69 +73,27 @@ CONNECT_TIMEOUT = 2.0
 _OPEN, _UPDATE, _NOTIFICATION, _KEEPALIVE = 1, 2, 3, 4
 
 
-def emit(event: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"event": event, "time": time.time(), **fields}) + "\n")
-    sys.stdout.flush()
-
-
-# --- the table -----------------------------------------------------------------------------------
-
-
 class Table:
-    """The routes of a table file, by identity: ``("mac", VTEP, MAC, IP)`` and ``("imet", VTEP)``,
-    each mapped to what else it carries (the sequence number)."""
+    """A table file's routes (:func:`evpn_table.load_table`), encoded for a session of AS ``asn``."""
 
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
-        data = data or {"vni": 100, "route_target": "65100:100", "vteps": [], "macs": []}
-        self.vni: int = data["vni"]
-        self.route_target = RouteTarget.parse(data["route_target"])
-        self.routes: dict[tuple[str, ...], int] = {("imet", vtep): 0 for vtep in data["vteps"]}
-        for mac, ip, vtep, seq in data["macs"]:
-            self.routes[("mac", vtep, mac, ip)] = seq
-        self._rds: dict[str, RouteDistinguisher] = {}
+    def __init__(self, data: dict[str, Any] | None, asn: int) -> None:
+        data = data or {"vni": 100, "route_target": "65100:100"}
+        self.routes = load_table(data)
+        path = AsPath((AsPathSegment(AS_SEQUENCE, (asn,)),))
+        self.encoder = Encoder(data["vni"], data["route_target"], [path])
 
     @classmethod
-    def load(cls, path: str) -> Table:
+    def load(cls, path: str, asn: int) -> Table:
         with open(path, encoding="utf-8") as file:
-            return cls(json.load(file))
+            return cls(json.load(file), asn)
 
-    def _rd(self, vtep: str) -> RouteDistinguisher:
-        rd = self._rds.get(vtep)
-        if rd is None:
-            rd = self._rds[vtep] = RouteDistinguisher.coerce(f"{vtep}:{self.vni}")
-        return rd
+    def announce(self, keys: list[Key]) -> list[bytes]:
+        """UPDATEs announcing ``keys``."""
+        return self.encoder.announce(self.routes, keys)
 
-    def route(self, key: tuple[str, ...]) -> MacIpRoute | InclusiveMulticastRoute:
-        if key[0] == "imet":
-            return InclusiveMulticastRoute(rd=self._rd(key[1]), originator_ip=socket.inet_aton(key[1]))
-        _, vtep, mac, ip = key
-        return MacIpRoute(
-            rd=self._rd(vtep),
-            mac=bytes.fromhex(mac.replace(":", "")),
-            ip=socket.inet_aton(ip) if ip else b"",
-            label1=self.vni,
-        )
-
-    def announce(self, keys: list[tuple[str, ...]], asn: int) -> list[bytes]:
-        """UPDATEs announcing ``keys``: one group of messages per (VTEP, sequence, kind)."""
-        groups: dict[tuple[str, int, str], list[tuple[str, ...]]] = {}
-        for key in keys:
-            groups.setdefault((key[1], self.routes[key], key[0]), []).append(key)
-        out: list[bytes] = []
-        path = AsPath((AsPathSegment(AS_SEQUENCE, (asn,)),))
-        for (vtep, seq, kind), members in groups.items():
-            communities: list[Any] = [self.route_target, Encapsulation()]
-            if seq:
-                communities.append(MacMobility(seq))
-            attributes: list[Any] = [Origin(0), path, ExtendedCommunities(tuple(communities))]
-            if kind == "imet":
-                attributes.append(PmsiTunnel(label=self.vni, tunnel_id=socket.inet_aton(vtep)))
-            routes = [self.route(k) for k in members]
-            out += pack_updates(attributes, routes, next_hop=socket.inet_aton(vtep))
-        return out
-
-    def withdraw(self, keys: list[tuple[str, ...]]) -> list[bytes]:
-        return pack_withdrawals([self.route(k) for k in keys]) if keys else []
+    def withdraw(self, keys: list[Key]) -> list[bytes]:
+        """UPDATEs withdrawing ``keys``."""
+        return self.encoder.withdraw(keys)
 
 
 # --- the session ---------------------------------------------------------------------------------
@@ -158,7 +103,7 @@ class Peer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.local, self.remote, self.port, self.asn = args.local, args.remote, args.port, args.asn
         self.hold_time: int = args.hold_time
-        self.table = Table.load(args.table) if args.table else Table()
+        self.table = Table.load(args.table, self.asn) if args.table else Table(None, self.asn)
         self.selector = selectors.DefaultSelector()
         self.sock: socket.socket | None = None
         self.state = "idle"  # idle, connecting, opensent, openconfirm, established
@@ -178,7 +123,7 @@ class Peer:
         self.flaps_done = 0
         self.step: dict[str, Any] | None = None  # the plan step of this connection
         self.step_due: float | None = None  # when the step's stage was reached + its wait
-        self.stdin_buffer = b""
+        self.stdin_buffer = bytearray()
         self.running = True
 
     # -- plumbing --
@@ -343,7 +288,7 @@ class Peer:
             self.keepalive_due = time.monotonic() + self.hold / 3
         emit("established", session=self.sessions)
         keys = list(self.table.routes)
-        messages = [*self.table.announce(keys, self.asn), end_of_rib().encode()]
+        messages = [*self.table.announce(keys), end_of_rib().encode()]
         self.table_octets = sum(len(m) for m in messages)
         # What is still queued ahead of the table (our KEEPALIVE) goes out first: count it, so
         # that "left" reaches 0 only once the End-of-RIB itself is written.
@@ -440,30 +385,19 @@ class Peer:
     # -- commands --
 
     def read_commands(self) -> None:
-        chunk = os.read(sys.stdin.fileno(), 65536)
-        if not chunk:
-            self.running = False
-            return
-        self.stdin_buffer += chunk
-        while b"\n" in self.stdin_buffer:
-            line, self.stdin_buffer = self.stdin_buffer.split(b"\n", 1)
-            if line.strip():
-                try:
-                    self.command(json.loads(line))
-                except Exception as exc:
-                    emit("command", ok=False, error=f"{type(exc).__name__}: {exc}")
+        self.running = read_commands(self.stdin_buffer, self.command)
 
     def command(self, request: dict[str, Any]) -> None:
         cmd = request.get("cmd")
         answer: dict[str, Any] = {}
         if cmd == "table":
-            new = Table.load(request["file"])
+            new = Table.load(request["file"], self.asn)
             old = self.table
             self.table = new
             if self.state == "established":
                 gone = [k for k in old.routes if k not in new.routes]
                 changed = [k for k, seq in new.routes.items() if old.routes.get(k) != seq]
-                self.send(b"".join(new.withdraw(gone) + new.announce(changed, self.asn)))
+                self.send(b"".join(old.withdraw(gone) + new.announce(changed)))
                 answer = {"announced": len(changed), "withdrawn": len(gone)}
                 emit("updated", **answer)
             answer["routes"] = len(new.routes)

@@ -9,11 +9,8 @@ all.  A session connects, again whenever it ends (after :data:`RETRY` s), exchan
 KEEPALIVE, writes its whole table and an End-of-RIB (RFC 4724 §2), then keeps the session up
 (KEEPALIVEs every hold time / 3) and reads and discards what the speaker sends.
 
-TABLE: ``{"vteps": [VTEP, ...], "macs": [[MAC, IP or "", VTEP, SEQUENCE], ...]}`` as
-``tests/faults/bgp_peer.py`` reads it: a type-3 route per VTEP (PMSI ingress replication, label the
-VNI) and a type-2 route per MAC (MAC-only when IP is empty), RD ``VTEP:VNI``, next hop the VTEP,
-label1 the VNI, ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100, the route target, the VXLAN
-encapsulation community and, when SEQUENCE is not 0, MAC mobility (RFC 7432 §7.7).
+TABLE: a table in JSON as :mod:`evpn_table` describes it; the routes carry an empty AS_PATH and
+LOCAL_PREF 100 (iBGP).
 
 Commands, one JSON object per line on stdin, each answered by a ``command`` event:
 
@@ -43,7 +40,6 @@ import contextlib
 import errno
 import heapq
 import json
-import os
 import random
 import selectors
 import signal
@@ -54,99 +50,14 @@ import time
 from collections import deque
 from typing import Any
 
-from evpn.types import RouteDistinguisher
-from evpn.wire import (
-    AsPath,
-    Encapsulation,
-    ExtendedCommunities,
-    FourOctetAS,
-    InclusiveMulticastRoute,
-    Keepalive,
-    LocalPref,
-    MacIpRoute,
-    MacMobility,
-    MessageReader,
-    Multiprotocol,
-    Open,
-    Origin,
-    PmsiTunnel,
-    RouteTarget,
-    end_of_rib,
-    pack_updates,
-    pack_withdrawals,
-)
+from evpn_table import Encoder, Key, emit, load_table, read_commands, table_json
+
+from evpn.wire import AsPath, FourOctetAS, Keepalive, LocalPref, MessageReader, Multiprotocol, Open, end_of_rib
 from evpn.wire.codes import AFI, SAFI
 
 RETRY = 0.5
 """Seconds between connection attempts of a session."""
 _OPEN, _NOTIFICATION, _KEEPALIVE = 1, 3, 4
-Key = tuple[str, str, str]  # (VTEP, MAC, IP or "") of a type-2 route; (VTEP, "", "") of a type-3
-
-
-def emit(event: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"event": event, "time": time.time(), **fields}) + "\n")
-    sys.stdout.flush()
-
-
-class Encoder:
-    """UPDATEs for routes of one VNI; each route's NLRI object is made once."""
-
-    def __init__(self, vni: int, route_target: str) -> None:
-        self.vni = vni
-        self.route_target = RouteTarget.parse(route_target)
-        self.rds: dict[str, RouteDistinguisher] = {}
-        self.routes: dict[Key, MacIpRoute | InclusiveMulticastRoute] = {}
-
-    def route(self, key: Key) -> MacIpRoute | InclusiveMulticastRoute:
-        route = self.routes.get(key)
-        if route is None:
-            vtep, mac, ip = key
-            rd = self.rds.get(vtep)
-            if rd is None:
-                rd = self.rds[vtep] = RouteDistinguisher.coerce(f"{vtep}:{self.vni}")
-            if not mac:
-                route = InclusiveMulticastRoute(rd=rd, originator_ip=socket.inet_aton(vtep))
-            else:
-                route = MacIpRoute(
-                    rd=rd,
-                    mac=bytes.fromhex(mac.replace(":", "")),
-                    ip=socket.inet_aton(ip) if ip else b"",
-                    label1=self.vni,
-                )
-            self.routes[key] = route
-        return route
-
-    def announce(self, table: dict[Key, int], keys: list[Key]) -> list[bytes]:
-        groups: dict[tuple[str, int, bool], list[Key]] = {}
-        for key in keys:
-            groups.setdefault((key[0], table[key], not key[1]), []).append(key)
-        out: list[bytes] = []
-        for (vtep, seq, imet), members in groups.items():
-            communities: list[Any] = [self.route_target, Encapsulation()]
-            if seq:
-                communities.append(MacMobility(seq))
-            attributes: list[Any] = [Origin(0), AsPath(()), LocalPref(100), ExtendedCommunities(tuple(communities))]
-            if imet:
-                attributes.append(PmsiTunnel(label=self.vni, tunnel_id=socket.inet_aton(vtep)))
-            out += pack_updates(attributes, [self.route(k) for k in members], next_hop=socket.inet_aton(vtep))
-        return out
-
-    def withdraw(self, keys: list[Key]) -> list[bytes]:
-        return pack_withdrawals([self.route(k) for k in keys]) if keys else []
-
-
-def load_table(data: dict[str, Any]) -> dict[Key, int]:
-    table: dict[Key, int] = {(vtep, "", ""): 0 for vtep in data.get("vteps", [])}
-    for mac, ip, vtep, seq in data.get("macs", []):
-        table[(vtep, mac, ip or "")] = int(seq)
-    return table
-
-
-def table_json(table: dict[Key, int]) -> dict[str, Any]:
-    return {
-        "vteps": [vtep for vtep, mac, _ in table if not mac],
-        "macs": [[mac, ip, vtep, seq] for (vtep, mac, ip), seq in table.items() if mac],
-    }
 
 
 class Session:
@@ -299,7 +210,9 @@ class Generator:
         self.port: int = config.get("port", 179)
         self.asn: int = config["asn"]
         self.hold_time: int = config.get("hold_time", 30)
-        self.encoder = Encoder(config.get("vni", 100), config.get("route_target", "65000:100"))
+        self.encoder = Encoder(
+            config.get("vni", 100), config.get("route_target", "65000:100"), [AsPath(()), LocalPref(100)]
+        )
         self.random = random.Random(config.get("seed", 1))
         self.selector = selectors.DefaultSelector()
         self.sessions = [
@@ -317,7 +230,7 @@ class Generator:
         self.withdrawals: list[tuple[float, int, int, Key]] = []  # (due, n, peer, key)
         self.moves = 0
         self.running = True
-        self.stdin = b""
+        self.stdin = bytearray()
 
     def run(self) -> None:
         self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, None)
@@ -379,18 +292,7 @@ class Generator:
     # -- commands --
 
     def read_commands(self) -> None:
-        chunk = os.read(sys.stdin.fileno(), 65536)
-        if not chunk:
-            self.running = False
-            return
-        self.stdin += chunk
-        while b"\n" in self.stdin:
-            line, self.stdin = self.stdin.split(b"\n", 1)
-            if line.strip():
-                try:
-                    self.command(json.loads(line))
-                except Exception as exc:
-                    emit("command", ok=False, error=f"{type(exc).__name__}: {exc}")
+        self.running = read_commands(self.stdin, self.command)
 
     def command(self, request: dict[str, Any]) -> None:
         cmd = request.get("cmd")

@@ -42,8 +42,8 @@ BAD_HOLD = 3  # the speaker's hold time for the misbehaving peer: a silent peer 
 
 def raw_routes(table: dict[str, Any], asn: int) -> bytes:
     """The UPDATEs announcing ``table``, then End-of-RIB, as :mod:`bgp_peer` would send them."""
-    t = bgp_peer.Table(table)
-    return b"".join([*t.announce(list(t.routes), asn), end_of_rib().encode()])
+    t = bgp_peer.Table(table, asn)
+    return b"".join([*t.announce(list(t.routes)), end_of_rib().encode()])
 
 
 class Setup:
@@ -164,9 +164,9 @@ def test_malformed_attribute_is_treat_as_withdraw(setup: Setup, fault_summary: C
     lab = setup.lab
     raw = setup.bad_session()
     before = setup.snapshot()
-    table = bgp_peer.Table(setup.bad_table)
-    keys = [k for k in table.routes if k[0] == "mac"]
-    updates = table.announce(keys, peer_asn(BAD))
+    table = bgp_peer.Table(setup.bad_table, peer_asn(BAD))
+    keys = [k for k in table.routes if k[1]]  # the type-2 routes
+    updates = table.announce(keys)
     broken = []
     for update in updates:
         body = bytearray(update)
