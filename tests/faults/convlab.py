@@ -173,6 +173,49 @@ class Process:
             self.log.close()
 
 
+def speaker_toml(
+    *,
+    asn: int,
+    address: str,
+    listen: str,
+    hold_time: int,
+    peers: list[tuple[str, int, bool]],
+    vni: int,
+    import_target: str,
+) -> str:
+    """The configuration of an ``evpn run`` speaker with router ID and VTEP ``address``, one
+    ``[[peers]]`` table per ``(address, asn, passive)`` and one VNI programmed through netlink."""
+    text = f"""[speaker]
+asn = {asn}
+router_id = "{address}"
+listen = "{listen}:179"
+hold_time = {hold_time}
+connect_retry = 1
+"""
+    for peer, peer_asn, passive in peers:
+        text += f"""
+[[peers]]
+address = "{peer}"
+asn = {peer_asn}
+passive = {"true" if passive else "false"}
+families = ["l2vpn-evpn"]
+"""
+    return (
+        text
+        + f"""
+[[vnis]]
+vni = {vni}
+vtep = "{address}"
+import_targets = ["{import_target}"]
+vxlan = "vxlan{vni}"
+bridge = "br{vni}"
+
+[dataplane]
+sink = "netlink"
+"""
+    )
+
+
 def rss_kib(pid: int) -> int | None:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

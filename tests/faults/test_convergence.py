@@ -37,7 +37,7 @@ from typing import Any
 
 import kstate
 import pytest
-from convlab import Lab, Netns, Process
+from convlab import Lab, Netns, Process, speaker_toml
 
 ROUTES = int(os.environ.get("EVPN_CONVERGENCE_ROUTES", "200000"))
 FRR_ROUTES = int(os.environ.get("EVPN_CONVERGENCE_FRR_ROUTES", "50000"))
@@ -57,38 +57,6 @@ def mac_of(i: int, prefix: int = 0xC0) -> str:
 
 def ip_of(j: int) -> str:
     return f"198.19.{(j >> 8) & 255}.{j & 255}"
-
-
-def speaker_toml(peers: list[tuple[str, int, bool]], import_target: str, listen: str) -> str:
-    text = f"""[speaker]
-asn = {ASN}
-router_id = "{SPEAKER}"
-listen = "{listen}:179"
-hold_time = 30
-connect_retry = 1
-"""
-    for address, asn, passive in peers:
-        text += f"""
-[[peers]]
-address = "{address}"
-asn = {asn}
-passive = {"true" if passive else "false"}
-families = ["l2vpn-evpn"]
-"""
-    return (
-        text
-        + f"""
-[[vnis]]
-vni = {VNI}
-vtep = "{SPEAKER}"
-import_targets = ["{import_target}"]
-vxlan = "vxlan{VNI}"
-bridge = "br{VNI}"
-
-[dataplane]
-sink = "netlink"
-"""
-    )
 
 
 def expected(tables: list[dict[str, Any]]) -> kstate.Expected:
@@ -241,7 +209,15 @@ def test_speaker_sigkill_mid_transfer(
     vtep = kstate.Vtep(vtep_ns.name)
     tables = make_tables(ROUTES)
     want = expected(tables)
-    config = speaker_toml([(p, ASN, True) for p in PEERS], f"{ASN}:{VNI}", SPEAKER)
+    config = speaker_toml(
+        asn=ASN,
+        address=SPEAKER,
+        listen=SPEAKER,
+        hold_time=30,
+        peers=[(p, ASN, True) for p in PEERS],
+        vni=VNI,
+        import_target=f"{ASN}:{VNI}",
+    )
     gen = lab.loadgen(
         peer_ns,
         {
@@ -443,7 +419,15 @@ def test_frr_restart_under_load(
     frr.start_zebra()
 
     vtep = kstate.Vtep(vtep_ns.name)
-    config = speaker_toml([(FRR, FRR_AS, False)], f"{FRR_AS}:{VNI}", SPEAKER_FRR)
+    config = speaker_toml(
+        asn=ASN,
+        address=SPEAKER,
+        listen=SPEAKER_FRR,
+        hold_time=30,
+        peers=[(FRR, FRR_AS, False)],
+        vni=VNI,
+        import_target=f"{FRR_AS}:{VNI}",
+    )
     speaker, _ = lab.speaker(vtep_ns, config, "speaker")
     watch = Watch(vtep_ns.name, vtep.vxlan, FRR_ROUTES // 2)
     try:

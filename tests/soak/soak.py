@@ -50,7 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "faults"))
 
 import kstate
-from convlab import Lab, rss_kib, run
+from convlab import Lab, rss_kib, run, speaker_toml
 
 from evpn.control import query
 
@@ -89,31 +89,6 @@ def tables(peers: int, routes: int, ip_every: int) -> list[dict[str, Any]]:
     if ips > 65000:
         raise SystemExit(f"{ips} MAC+IP routes do not fit 198.19.0.0/16: raise --ip-every")
     return out
-
-
-def speaker_toml(peers: int, hold_time: int) -> str:
-    text = f"""[speaker]
-asn = {ASN}
-router_id = "{SPEAKER}"
-listen = "{SPEAKER}:179"
-hold_time = {hold_time}
-"""
-    for n in range(peers):
-        text += f'\n[[peers]]\naddress = "{peer_address(n)}"\nasn = {ASN}\npassive = true\nfamilies = ["l2vpn-evpn"]\n'
-    return (
-        text
-        + f"""
-[[vnis]]
-vni = {VNI}
-vtep = "{SPEAKER}"
-import_targets = ["{ASN}:{VNI}"]
-vxlan = "vxlan{VNI}"
-bridge = "br{VNI}"
-
-[dataplane]
-sink = "netlink"
-"""
-    )
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -240,7 +215,18 @@ def soak(args: argparse.Namespace, lab: Lab, work: Path) -> int:
     start_tables = tables(args.peers, args.routes, args.ip_every)
     routes = sum(len(t["macs"]) + len(t["vteps"]) for t in start_tables)
     try:
-        speaker, control = lab.speaker(vtep_ns, speaker_toml(args.peers, args.hold_time))
+        speaker, control = lab.speaker(
+            vtep_ns,
+            speaker_toml(
+                asn=ASN,
+                address=SPEAKER,
+                listen=SPEAKER,
+                hold_time=args.hold_time,
+                peers=[(peer_address(n), ASN, True) for n in range(args.peers)],
+                vni=VNI,
+                import_target=f"{ASN}:{VNI}",
+            ),
+        )
         t0 = time.time()
         gen = lab.loadgen(peer_ns, {
             "remote": SPEAKER, "asn": ASN, "hold_time": args.hold_time, "vni": VNI,
