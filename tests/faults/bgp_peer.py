@@ -204,7 +204,7 @@ class Peer:
         if mask & selectors.EVENT_READ:
             try:
                 data = self.sock.recv(1 << 18)
-            except (ConnectionError, OSError) as exc:
+            except OSError as exc:
                 self.sock_gone(f"receive: {exc}")
                 return
             if not data:
@@ -234,7 +234,7 @@ class Peer:
                 sent = self.sock.send(piece)
             except BlockingIOError:
                 break
-            except (ConnectionError, OSError) as exc:
+            except OSError as exc:
                 self.sock_gone(f"send: {exc}")
                 return
             if self.sending_table is not None:
